@@ -1,0 +1,40 @@
+import { chmodSync, readFileSync, rmSync } from "node:fs";
+import { build } from "esbuild";
+
+const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
+const outdir = new URL("../dist/", import.meta.url).pathname;
+rmSync(outdir, { recursive: true, force: true });
+
+const common = {
+  bundle: true,
+  platform: "node",
+  target: "node20",
+  format: "esm",
+  legalComments: "none",
+  minify: true,
+  logLevel: "warning",
+  define: {
+    "process.env.NODE_ENV": '"production"',
+    __VERSION__: JSON.stringify(pkg.version),
+  },
+  banner: {
+    js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);",
+  },
+  external: ["react-devtools-core"],
+};
+
+await Promise.all([
+  build({
+    ...common,
+    entryPoints: { cli: "src/cli.ts" },
+    outdir,
+    splitting: true,
+    chunkNames: "chunks/[name]-[hash]",
+  }),
+  build({
+    ...common,
+    entryPoints: { "sandboxes/static": "sandboxes/static/main.ts" },
+    outdir,
+  }),
+]);
+chmodSync(`${outdir}cli.js`, 0o755);

@@ -1,0 +1,146 @@
+import { z } from "zod";
+
+export const FORMAT_VERSION = 1;
+
+const id = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]*$/, "ids use lower-case letters, digits and dashes");
+
+export const courseSchema = z.strictObject({
+  format: z.literal(FORMAT_VERSION),
+  title: z.string().min(1),
+  lessons: z.array(id).min(1),
+});
+export type Course = z.infer<typeof courseSchema>;
+
+export const frontMatterSchema = z.strictObject({
+  id,
+  title: z.string().min(1).max(60),
+  server: z.string().min(1),
+  summary: z.string().min(1).max(200),
+  minutes: z.number().int().positive(),
+  objectives: z.array(z.string().min(1)).min(1),
+});
+export type FrontMatter = z.infer<typeof frontMatterSchema>;
+
+const headers = z.record(z.string(), z.string());
+
+export const actionSchema = z.discriminatedUnion("kind", [
+  z.strictObject({
+    kind: z.literal("request"),
+    method: z.string().default("GET"),
+    path: z.string().startsWith("/"),
+    headers: headers.optional(),
+    body: z.string().optional(),
+    useLastModifiedFrom: z.string().startsWith("/").optional(),
+  }),
+  z.strictObject({
+    kind: z.literal("raw"),
+    send: z.string().min(1),
+  }),
+  z.strictObject({
+    kind: z.literal("burst"),
+    path: z.string().startsWith("/"),
+    count: z.number().int().min(1).max(1000),
+    concurrency: z.number().int().min(1).max(100).default(10),
+  }),
+  z.strictObject({
+    kind: z.literal("slow-client"),
+    holdMs: z.number().int().min(100).max(10000),
+    path: z.string().startsWith("/"),
+  }),
+  z.strictObject({
+    kind: z.literal("write-file"),
+    file: z.string().min(1),
+    content: z.string(),
+  }),
+  z.strictObject({
+    kind: z.literal("restart"),
+    options: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
+  }),
+]);
+export type Action = z.infer<typeof actionSchema>;
+
+export const experimentSchema = z.strictObject({
+  key: z.number().int().min(1).max(9),
+  id,
+  title: z.string().min(1).max(50),
+  explain: z.string().min(1),
+  action: actionSchema,
+});
+export type Experiment = z.infer<typeof experimentSchema>;
+
+const scalar = z.union([z.string(), z.number(), z.boolean()]);
+export const matcherSchema = z.union([
+  scalar,
+  z.strictObject({
+    gte: z.number().optional(),
+    lte: z.number().optional(),
+    regex: z.string().optional(),
+    present: z.boolean().optional(),
+    oneOf: z.array(scalar).optional(),
+  }),
+]);
+export type Matcher = z.infer<typeof matcherSchema>;
+
+export const missionSchema = z.strictObject({
+  id,
+  title: z.string().min(1).max(70),
+  hint: z.string().min(1),
+  when: z.strictObject({
+    event: z.enum(["request", "listening", "error", "experiment"]),
+    from: z.enum(["learner", "lab", "any"]).default("any"),
+    match: z.record(z.string(), matcherSchema).default({}),
+    count: z.number().int().min(1).default(1),
+    distinct: z.string().optional(),
+  }),
+});
+export type Mission = z.infer<typeof missionSchema>;
+
+export const labSchema = z.strictObject({
+  sandbox: z.enum(["static", "dev-reload", "prefork", "async", "proxy"]),
+  flavour: z.string().optional(),
+  options: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
+  workspace: z.string().optional(),
+  intro: z.string().min(1),
+  experiments: z.array(experimentSchema).min(1).max(9),
+  missions: z.array(missionSchema).min(1),
+});
+export type Lab = z.infer<typeof labSchema>;
+
+export const sourceSchema = z.strictObject({
+  title: z.string().min(1),
+  url: z.url(),
+});
+
+export const questionSchema = z.strictObject({
+  id,
+  prompt: z.string().min(1),
+  choices: z.array(z.string().min(1)).min(2).max(6),
+  answer: z.number().int().min(0),
+  explanation: z.string().min(1),
+  source: sourceSchema,
+});
+export type Question = z.infer<typeof questionSchema>;
+
+export const quizSchema = z.strictObject({
+  passMark: z.number().min(0).max(1).default(0.7),
+  questions: z.array(questionSchema).min(1),
+});
+export type Quiz = z.infer<typeof quizSchema>;
+
+export interface Lesson {
+  id: string;
+  dir: string;
+  meta: FrontMatter;
+  pages: string[];
+  lab: Lab;
+  quiz: Quiz;
+  python: { name: string; code: string }[];
+}
+
+export interface LoadedCourse {
+  dir: string;
+  course: Course;
+  lessons: Lesson[];
+}
