@@ -1,4 +1,4 @@
-import { chmodSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, readFileSync, rmSync } from "node:fs";
 import { build } from "esbuild";
 
 const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
@@ -38,3 +38,5 @@ await Promise.all([
   }),
 ]);
 chmodSync(`${outdir}cli.js`, 0o755);
+const demoSite = new URL("../sandboxes/static/demo-site", import.meta.url).pathname;
+if (existsSync(demoSite)) cpSync(demoSite, `${outdir}sandboxes/static/demo-site`, { recursive: true });
