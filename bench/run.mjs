@@ -1,0 +1,249 @@
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { request } from "node:http";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import pty from "node-pty";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const cli = join(root, "dist", "cli.js");
+const staticSandbox = join(root, "dist", "sandboxes", "static.js");
+const only = process.argv.slice(2);
+const results = [];
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+function report(name, value, unit, baseline, limit, better = "lower") {
+  const ratio = baseline ? value / baseline : undefined;
+  const measured = ratio ?? value;
+  const ok = limit === undefined ? undefined : better === "lower" ? measured <= limit : measured >= limit;
+  results.push({ name, value, unit, baseline, ratio, limit, ok });
+  const parts = [`${name}: ${value.toFixed(1)} ${unit}`];
+  if (baseline !== undefined) parts.push(`baseline ${baseline.toFixed(1)} ${unit}`, `ratio ${ratio.toFixed(2)}x`);
+  if (limit !== undefined) {
+    const sign = better === "lower" ? "<=" : ">=";
+    parts.push(`budget ${sign} ${limit}${baseline !== undefined ? "x" : ` ${unit}`}`, ok ? "OK" : "OVER");
+  }
+  console.log(parts.join("  |  "));
+}
+
+function timeRun(args, env = {}) {
+  const start = process.hrtime.bigint();
+  const r = spawnSync(process.execPath, args, { env: { ...process.env, ...env }, stdio: "ignore" });
+  if (r.status !== 0) throw new Error(`node ${args.join(" ")} exited ${r.status}`);
+  return Number(process.hrtime.bigint() - start) / 1e6;
+}
+
+function interleaved(runs, fns) {
+  const samples = fns.map(() => []);
+  for (let i = 0; i < runs; i++) fns.forEach((fn, j) => samples[j].push(fn()));
+  return samples.map(median);
+}
+
+function freePort() {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function get(port, path = "/") {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: "127.0.0.1", port, path, agent: false }, (res) => {
+      res.resume();
+      res.on("end", () => resolve(res.statusCode));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+async function waitForAnswer(port, deadlineMs = 5000) {
+  const start = Date.now();
+  for (;;) {
+    try {
+      return await get(port, "/hello.txt");
+    } catch {
+      if (Date.now() - start > deadlineMs) throw new Error(`no answer on port ${port}`);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  }
+}
+
+function makeSite() {
+  const dir = mkdtempSync(join(tmpdir(), "lws-bench-"));
+  writeFileSync(join(dir, "hello.txt"), "hello");
+  return dir;
+}
+
+function stopChild(child) {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once("exit", () => resolve());
+    child.kill("SIGINT");
+  });
+}
+
+async function timeToFirstAnswer(argsFor, dir) {
+  const port = await freePort();
+  const start = process.hrtime.bigint();
+  const child = spawn(argsFor.cmd, argsFor.args(port, dir), { stdio: "ignore" });
+  await waitForAnswer(port);
+  const ms = Number(process.hrtime.bigint() - start) / 1e6;
+  await stopChild(child);
+  return ms;
+}
+
+function hasCommand(cmd) {
+  return spawnSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" }).status === 0;
+}
+
+async function throughput(port, path) {
+  if (hasCommand("wrk")) {
+    const out = execFileSync("wrk", ["-t2", "-c50", "-d5s", `http://127.0.0.1:${port}${path}`], {
+      encoding: "utf8",
+    });
+    return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0), tool: "wrk -t2 -c50 -d5s" };
+  }
+  const deadline = Date.now() + 5000;
+  let done = 0;
+  const worker = async () => {
+    while (Date.now() < deadline) {
+      try {
+        await get(port, path);
+        done++;
+      } catch {}
+    }
+  };
+  const start = Date.now();
+  await Promise.all(Array.from({ length: 50 }, worker));
+  return { rps: (done * 1000) / (Date.now() - start), tool: "node client, 50 connections, 5 s" };
+}
+
+function ptyRun(args, { until, cols = 80, rows = 24, env = {} }) {
+  return new Promise((resolve, reject) => {
+    const start = process.hrtime.bigint();
+    const term = pty.spawn(process.execPath, args, {
+      cols,
+      rows,
+      cwd: root,
+      env: { ...process.env, TERM: "xterm-256color", ...env },
+    });
+    let screen = "";
+    let settled = false;
+    const timer = setTimeout(() => finish(new Error(`timed out waiting for ${until}`)), 15000);
+    const finish = (err, ms) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (err) {
+        term.kill();
+        reject(err);
+      } else resolve({ ms, term });
+    };
+    term.onData((data) => {
+      screen += data;
+      if (until && screen.includes(until)) finish(null, Number(process.hrtime.bigint() - start) / 1e6);
+    });
+    term.onExit(() => {
+      if (!until) finish(null, Number(process.hrtime.bigint() - start) / 1e6);
+    });
+  });
+}
+
+function rssMb(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+}
+
+function childPids(pid) {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+const wanted = (name) => only.length === 0 || only.includes(name);
+
+if (wanted("startup")) {
+  timeRun(["-e", "0"]);
+  const [bare, version] = interleaved(20, [() => timeRun(["-e", "0"]), () => timeRun([cli, "--version"])]);
+  report("learn-webservers --version", version, "ms", bare, 1.5);
+}
+
+if (wanted("first-frame")) {
+  const home = mkdtempSync(join(tmpdir(), "lws-bench-home-"));
+  const env = { LEARN_WEBSERVERS_HOME: home };
+  const bareRuns = [];
+  const mapRuns = [];
+  for (let i = 0; i < 8; i++) {
+    bareRuns.push((await ptyRun(["-e", "0"], {})).ms);
+    const { ms, term } = await ptyRun([cli], { until: "Python web servers", env });
+    mapRuns.push(ms);
+    term.kill();
+  }
+  rmSync(home, { recursive: true, force: true });
+  report("course map first frame (pty 80x24)", median(mapRuns), "ms", median(bareRuns), 3.5);
+}
+
+if (wanted("static")) {
+  const dir = makeSite();
+  const ours = { cmd: process.execPath, args: (port, d) => [staticSandbox, "--port", String(port), "--directory", d] };
+  const python = { cmd: "python3", args: (port, d) => ["-m", "http.server", String(port), "--bind", "127.0.0.1", "--directory", d] };
+  const hasPython = hasCommand("python3");
+  const spawnOurs = [];
+  const spawnPython = [];
+  for (let i = 0; i < 10; i++) {
+    spawnOurs.push(await timeToFirstAnswer(ours, dir));
+    if (hasPython) spawnPython.push(await timeToFirstAnswer(python, dir));
+  }
+  report("static sandbox spawn to first answer", median(spawnOurs), "ms", undefined, 300);
+  if (hasPython) report("python3 -m http.server spawn to first answer (reference)", median(spawnPython), "ms");
+
+  const port = await freePort();
+  const child = spawn(process.execPath, ours.args(port, dir), { stdio: "ignore" });
+  await waitForAnswer(port);
+  const mine = await throughput(port, "/hello.txt");
+  await stopChild(child);
+  if (hasPython) {
+    const pport = await freePort();
+    const py = spawn("python3", python.args(pport, dir), { stdio: "ignore" });
+    await waitForAnswer(pport);
+    const theirs = await throughput(pport, "/hello.txt");
+    await stopChild(py);
+    report(`static sandbox throughput vs python3 -m http.server (${mine.tool})`, mine.rps, "req/s", theirs.rps, 3, "higher");
+  } else {
+    report(`static sandbox throughput (${mine.tool}; python3 not installed, no baseline)`, mine.rps, "req/s");
+  }
+  rmSync(dir, { recursive: true, force: true });
+}
+
+if (wanted("memory")) {
+  const home = mkdtempSync(join(tmpdir(), "lws-bench-home-"));
+  const { term } = await ptyRun([cli, "lab", "http-server"], {
+    until: "http://127.0.0.1:",
+    env: { LEARN_WEBSERVERS_HOME: home },
+  });
+  await new Promise((r) => setTimeout(r, 1500));
+  const tui = rssMb(term.pid);
+  const children = childPids(term.pid).map(rssMb).reduce((a, b) => a + b, 0);
+  report("TUI resident memory with a lab running", tui, "MB", undefined, 150);
+  report("TUI + sandbox resident memory (reference)", tui + children, "MB");
+  term.write("\x03");
+  await new Promise((r) => setTimeout(r, 500));
+  rmSync(home, { recursive: true, force: true });
+}
+
+const over = results.filter((r) => r.ok === false);
+console.log(over.length ? `\n${over.length} over budget` : "\nall budgets met");
+process.exitCode = over.length ? 1 : 0;

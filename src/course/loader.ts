@@ -1,0 +1,512 @@
+import type { Dirent } from "node:fs";
+import { readdir, readFile, stat } from "node:fs/promises";
+import { basename, dirname, join, relative, resolve, sep } from "node:path";
+import { defaultLessonsDir } from "../paths.js";
+import {
+  checkSchema,
+  describe,
+  formatPath,
+  type LineMessage,
+  type Path,
+  valueAt,
+  YamlSource,
+} from "./issues.js";
+import { countPageLines, PAGE_MAX_LINES, PAGE_WIDTH, splitLesson } from "./pages.js";
+import {
+  courseSchema,
+  FORMAT_VERSION,
+  type FrontMatter,
+  frontMatterSchema,
+  type Lesson,
+  type LoadedCourse,
+  labSchema,
+  quizSchema,
+} from "./schema.js";
+
+/**
+ * One thing wrong with a lesson pack. `file` is relative to the pack directory's parent and
+ * uses "/" on every platform, so it starts with the pack's own name: `lessons/http-basics/lab.yaml`.
+ * `line` is 1-based.
+ */
+export interface Problem {
+  file: string;
+  line: number;
+  message: string;
+}
+
+export class CoursePackError extends Error {
+  readonly problems: Problem[];
+
+  constructor(dir: string, problems: Problem[]) {
+    const count = problems.length === 1 ? "1 problem" : `${problems.length} problems`;
+    super(`The lesson pack in ${dir} has ${count}:\n${problems.map(formatProblem).join("\n")}`);
+    this.name = "CoursePackError";
+    this.problems = problems;
+  }
+}
+
+export function formatProblem(p: Problem): string {
+  return `${p.file}:${p.line}: ${p.message}`;
+}
+
+/** Loads and validates a lesson pack; throws CoursePackError listing every problem found. */
+export async function loadCourse(dir: string = defaultLessonsDir()): Promise<LoadedCourse> {
+  const { problems, course } = await inspectPack(dir);
+  if (problems.length > 0 || !course) throw new CoursePackError(resolve(dir), problems);
+  return course;
+}
+
+/** Every problem in the lesson pack at `dir`; empty when it is valid. */
+export async function validatePack(dir: string): Promise<Problem[]> {
+  return (await inspectPack(dir)).problems;
+}
+
+class Problems {
+  private readonly byFile = new Map<string, Problem[]>();
+
+  constructor(private readonly parent: string) {}
+
+  private name(file: string): string {
+    return relative(this.parent, file).split(sep).join("/");
+  }
+
+  add(file: string, line: number, message: string): void {
+    const name = this.name(file);
+    const list = this.byFile.get(name) ?? [];
+    list.push({ file: name, line, message });
+    this.byFile.set(name, list);
+  }
+
+  /** Fixes the order files are listed in, whatever order their problems are found in. */
+  reserve(files: string[]): void {
+    for (const file of files) {
+      const name = this.name(file);
+      if (!this.byFile.has(name)) this.byFile.set(name, []);
+    }
+  }
+
+  addAll(file: string, items: LineMessage[]): void {
+    for (const item of items) this.add(file, item.line, item.message);
+  }
+
+  merge(other: Problems): void {
+    for (const list of other.byFile.values()) {
+      for (const p of list) {
+        const mine = this.byFile.get(p.file) ?? [];
+        mine.push(p);
+        this.byFile.set(p.file, mine);
+      }
+    }
+  }
+
+  get size(): number {
+    let n = 0;
+    for (const list of this.byFile.values()) n += list.length;
+    return n;
+  }
+
+  list(): Problem[] {
+    return [...this.byFile.values()]
+      .flatMap((list) =>
+        list.map((p, i) => ({ p, i })).sort((a, b) => a.p.line - b.p.line || a.i - b.i),
+      )
+      .map(({ p }) => p);
+  }
+}
+
+async function readOptional(file: string): Promise<string | undefined> {
+  try {
+    return await readFile(file, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw error;
+  }
+}
+
+/** Reads a file; a missing or unreadable file becomes a problem on its line 1. */
+async function readPackFile(
+  file: string,
+  problems: Problems,
+  whenMissing: string,
+): Promise<string | undefined> {
+  try {
+    const text = await readOptional(file);
+    if (text === undefined) problems.add(file, 1, `missing ${basename(file)}: ${whenMissing}`);
+    return text;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? String(error);
+    problems.add(file, 1, `cannot read ${basename(file)} (${code})`);
+    return undefined;
+  }
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+function isId(value: unknown): value is string {
+  return frontMatterSchema.shape.id.safeParse(value).success;
+}
+
+async function inspectPack(
+  dirArg: string,
+): Promise<{ problems: Problem[]; course?: LoadedCourse }> {
+  const root = resolve(dirArg);
+  const problems = new Problems(dirname(root));
+  const courseFile = join(root, "course.yaml");
+
+  if (!(await isDirectory(root))) {
+    problems.add(courseFile, 1, `missing course.yaml: there is no directory ${root}`);
+    return { problems: problems.list() };
+  }
+  const text = await readPackFile(
+    courseFile,
+    problems,
+    `a lesson pack starts with one (format: ${FORMAT_VERSION}, title, lessons in order)`,
+  );
+  if (text === undefined) return { problems: problems.list() };
+
+  const source = new YamlSource(text);
+  if (source.syntaxErrors.length > 0) {
+    problems.addAll(courseFile, source.syntaxErrors);
+    return { problems: problems.list() };
+  }
+  const format = valueAt(source.data, ["format"]);
+  if (typeof format === "number" && format !== FORMAT_VERSION) {
+    const newer = format > FORMAT_VERSION ? "; a newer learn-webservers may read it" : "";
+    problems.add(
+      courseFile,
+      source.lineOf(["format"]),
+      `format: ${format} is not a pack format this app reads (it reads format ${FORMAT_VERSION})${newer}`,
+    );
+    return { problems: problems.list() };
+  }
+  const checked = checkSchema(courseSchema, source);
+  problems.addAll(courseFile, checked.problems);
+
+  const listed = valueAt(source.data, ["lessons"]);
+  const entries = Array.isArray(listed) ? listed : [];
+  const seen = new Set<string>();
+  const toLoad: string[] = [];
+  for (const [i, entry] of entries.entries()) {
+    if (!isId(entry)) continue;
+    const line = source.lineOf(["lessons", i]);
+    if (seen.has(entry)) {
+      problems.add(
+        courseFile,
+        line,
+        `lessons[${i}]: "${entry}" is listed twice (list each lesson once)`,
+      );
+      continue;
+    }
+    seen.add(entry);
+    if (!(await isDirectory(join(root, entry)))) {
+      problems.add(
+        courseFile,
+        line,
+        `lessons[${i}]: there is no lesson directory "${entry}" next to course.yaml`,
+      );
+      continue;
+    }
+    toLoad.push(entry);
+  }
+
+  for (const name of await lessonDirs(root)) {
+    if (!seen.has(name)) {
+      problems.add(
+        courseFile,
+        source.keyLineOf([], "lessons"),
+        `lessons: the directory "${name}" holds a lesson but is not listed (add it, or move it out of the pack)`,
+      );
+    }
+  }
+
+  const results = await Promise.all(
+    toLoad.map(async (id) => {
+      const own = new Problems(dirname(root));
+      const lesson = await inspectLesson(join(root, id), id, own);
+      return { own, lesson };
+    }),
+  );
+  for (const { own } of results) problems.merge(own);
+
+  if (problems.size > 0 || !checked.value) return { problems: problems.list() };
+  const lessons = results.map(({ lesson }) => lesson).filter((l): l is Lesson => l !== undefined);
+  return { problems: [], course: { dir: root, course: checked.value, lessons } };
+}
+
+/** Subdirectories of the pack that hold a lesson.md. */
+async function lessonDirs(root: string): Promise<string[]> {
+  let entries: Dirent[];
+  try {
+    entries = await readdir(root, { withFileTypes: true });
+  } catch {
+    return [];
+  }
+  const names: string[] = [];
+  for (const entry of entries) {
+    if (entry.name.startsWith(".")) continue;
+    const dir = join(root, entry.name);
+    if ((await isDirectory(dir)) && (await isFile(join(dir, "lesson.md")))) names.push(entry.name);
+  }
+  return names.sort();
+}
+
+async function inspectLesson(
+  dir: string,
+  id: string,
+  problems: Problems,
+): Promise<Lesson | undefined> {
+  const mdFile = join(dir, "lesson.md");
+  const labFile = join(dir, "lab.yaml");
+  const quizFile = join(dir, "quiz.yaml");
+  const pythonDir = join(dir, "python");
+  problems.reserve([mdFile, labFile, quizFile, pythonDir]);
+  const [md, labText, quizText, python] = await Promise.all([
+    readPackFile(
+      mdFile,
+      problems,
+      'every lesson needs one (front matter between "---" lines, then its pages)',
+    ),
+    readPackFile(
+      labFile,
+      problems,
+      "every lesson needs one (sandbox, intro, experiments, missions)",
+    ),
+    readPackFile(quizFile, problems, "every lesson needs one (passMark, questions)"),
+    readPython(pythonDir, problems),
+  ]);
+
+  const lesson = md === undefined ? undefined : inspectLessonText(md, id, mdFile, problems);
+  const lab =
+    labText === undefined
+      ? undefined
+      : inspectYaml(labText, labFile, problems, (source) => {
+          const { value, problems: found } = checkSchema(labSchema, source);
+          return { value, problems: [...found, ...crossCheckLab(source)] };
+        });
+  const quiz =
+    quizText === undefined
+      ? undefined
+      : inspectYaml(quizText, quizFile, problems, (source) => {
+          const { value, problems: found } = checkSchema(quizSchema, source);
+          return { value, problems: [...found, ...crossCheckQuiz(source)] };
+        });
+
+  if (problems.size > 0 || !lesson || !lab || !quiz || !python) return undefined;
+  return { id, dir, meta: lesson.meta, pages: lesson.pages, lab, quiz, python };
+}
+
+function inspectYaml<T>(
+  text: string,
+  file: string,
+  problems: Problems,
+  check: (source: YamlSource) => { value?: T; problems: LineMessage[] },
+): T | undefined {
+  const source = new YamlSource(text);
+  if (source.syntaxErrors.length > 0) {
+    problems.addAll(file, source.syntaxErrors);
+    return undefined;
+  }
+  const result = check(source);
+  problems.addAll(file, result.problems);
+  return result.problems.length === 0 ? result.value : undefined;
+}
+
+function inspectLessonText(
+  text: string,
+  id: string,
+  file: string,
+  problems: Problems,
+): { meta: FrontMatter; pages: string[] } | undefined {
+  const split = splitLesson(text);
+  let meta: FrontMatter | undefined;
+  const before = problems.size;
+
+  if (!split.frontMatter) {
+    problems.add(
+      file,
+      1,
+      'lesson.md must start with front matter: a line "---", then id, title, server, summary, minutes and objectives, then a line "---"',
+    );
+  } else if (!split.frontMatterClosed) {
+    problems.add(file, 1, 'the front matter is never closed: add a line "---" after it');
+    return undefined;
+  } else {
+    const source = new YamlSource(split.frontMatter.text, split.frontMatter.line - 1);
+    if (source.syntaxErrors.length > 0) {
+      problems.addAll(file, source.syntaxErrors);
+    } else {
+      const checked = checkSchema(frontMatterSchema, source, "the front matter");
+      problems.addAll(file, checked.problems);
+      meta = checked.value;
+      const declared = valueAt(source.data, ["id"]);
+      if (isId(declared) && declared !== id) {
+        problems.add(
+          file,
+          source.lineOf(["id"]),
+          `id: "${declared}" does not match the lesson's directory name "${id}" (they must be the same)`,
+        );
+      }
+    }
+  }
+
+  if (split.pages.length === 0) {
+    problems.add(
+      file,
+      Math.max(split.bodyLine - 1, 1),
+      "the lesson has no pages: write its text after the front matter",
+    );
+  }
+  for (const [i, page] of split.pages.entries()) {
+    if (page.text === "") {
+      problems.add(file, page.line, `page ${i + 1} is empty: remove the extra "---" line`);
+      continue;
+    }
+    const lines = countPageLines(page.text);
+    if (lines > PAGE_MAX_LINES) {
+      problems.add(
+        file,
+        page.line,
+        `page ${i + 1} is ${lines} lines once wrapped at ${PAGE_WIDTH} columns (at most ${PAGE_MAX_LINES} fit an 80x24 terminal); shorten it or split it with a "---" line`,
+      );
+    }
+  }
+  if (split.unclosedFence !== undefined) {
+    problems.add(
+      file,
+      split.unclosedFence,
+      "this code block is never closed: add a closing fence (``` or ~~~) after the code",
+    );
+  }
+
+  if (problems.size > before || !meta) return undefined;
+  return { meta, pages: split.pages.map((page) => page.text) };
+}
+
+function duplicates(source: YamlSource, list: string, field: string, rule: string): LineMessage[] {
+  const items = valueAt(source.data, [list]);
+  if (!Array.isArray(items)) return [];
+  const seen = new Set<unknown>();
+  const found: LineMessage[] = [];
+  for (const [i, item] of items.entries()) {
+    const value = isRecord(item) ? item[field] : undefined;
+    if (typeof value !== "string" && typeof value !== "number") continue;
+    const path: Path = [list, i, field];
+    if (seen.has(value)) {
+      found.push({
+        line: source.lineOf(path),
+        message: `${formatPath(path)}: ${describe(value)} is used twice (${rule})`,
+      });
+    }
+    seen.add(value);
+  }
+  return found;
+}
+
+function escapesWorkspace(file: string): boolean {
+  return /^([/\\]|[A-Za-z]:)/.test(file) || file.split(/[/\\]/).includes("..");
+}
+
+function crossCheckLab(source: YamlSource): LineMessage[] {
+  const found = [
+    ...duplicates(source, "experiments", "key", "keys must be unique digits 1-9"),
+    ...duplicates(source, "experiments", "id", "experiment ids must be unique"),
+    ...duplicates(source, "missions", "id", "mission ids must be unique"),
+  ];
+  const experiments = valueAt(source.data, ["experiments"]);
+  if (Array.isArray(experiments)) {
+    for (const [i, experiment] of experiments.entries()) {
+      const action = isRecord(experiment) ? experiment.action : undefined;
+      if (!isRecord(action) || action.kind !== "write-file" || typeof action.file !== "string") {
+        continue;
+      }
+      if (escapesWorkspace(action.file)) {
+        const path: Path = ["experiments", i, "action", "file"];
+        found.push({
+          line: source.lineOf(path),
+          message: `${formatPath(path)}: ${describe(action.file)} must be a path inside the workspace (relative, without "..")`,
+        });
+      }
+    }
+  }
+  return found;
+}
+
+function crossCheckQuiz(source: YamlSource): LineMessage[] {
+  const found = duplicates(source, "questions", "id", "question ids must be unique");
+  const questions = valueAt(source.data, ["questions"]);
+  if (Array.isArray(questions)) {
+    for (const [i, question] of questions.entries()) {
+      if (!isRecord(question) || !Array.isArray(question.choices)) continue;
+      const { answer, choices } = question;
+      if (typeof answer !== "number" || !Number.isInteger(answer) || answer < 0) continue;
+      if (answer >= choices.length) {
+        const path: Path = ["questions", i, "answer"];
+        found.push({
+          line: source.lineOf(path),
+          message: `${formatPath(path)}: ${answer} is out of range (${choices.length} choices, so 0-${choices.length - 1}; answers count from 0)`,
+        });
+      }
+    }
+  }
+  return found;
+}
+
+/** Every file under python/, sorted by name; undefined when python/ cannot be read. */
+async function readPython(
+  base: string,
+  problems: Problems,
+): Promise<{ name: string; code: string }[] | undefined> {
+  const files: { name: string; code: string }[] = [];
+  const walk = async (dir: string): Promise<void> => {
+    const entries = await readdir(dir, { withFileTypes: true });
+    for (const entry of entries) {
+      if (entry.name.startsWith(".") || entry.name === "__pycache__") continue;
+      const path = join(dir, entry.name);
+      const info = entry.isSymbolicLink() ? await stat(path) : entry;
+      if (info.isDirectory()) await walk(path);
+      else if (info.isFile()) {
+        files.push({
+          name: relative(base, path).split(sep).join("/"),
+          code: await readFile(path, "utf8"),
+        });
+      }
+    }
+  };
+  let isDir: boolean;
+  try {
+    isDir = (await stat(base)).isDirectory();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
+    isDir = false;
+  }
+  if (!isDir) {
+    problems.add(base, 1, "python must be a directory holding the lesson's Python files");
+    return undefined;
+  }
+  try {
+    await walk(base);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? String(error);
+    problems.add(base, 1, `cannot read the python directory (${code})`);
+    return undefined;
+  }
+  return files.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}

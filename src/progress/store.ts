@@ -1,0 +1,319 @@
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from "node:fs";
+import { join } from "node:path";
+import { z } from "zod";
+import type { Lesson } from "../course/schema.js";
+import { PROGRESS_FILE, type ProgressLocationOptions, progressHome } from "./location.js";
+import {
+  type LessonProgress,
+  type LessonState,
+  type Position,
+  PROGRESS_VERSION,
+  type ProgressData,
+} from "./types.js";
+
+export { progressFileForHelp, progressHome } from "./location.js";
+
+const quizRecordSchema = z.object({
+  best: z.number().min(0).max(1),
+  last: z.number().min(0).max(1),
+  attempts: z.number().int().min(0),
+  passed: z.boolean(),
+});
+
+const lessonProgressSchema = z.object({
+  pagesRead: z.array(z.number().int().min(0)),
+  pageCount: z.number().int().min(0),
+  missionsMet: z.array(z.string()),
+  labOpened: z.boolean(),
+  quiz: quizRecordSchema.optional(),
+  updatedAt: z.string(),
+});
+
+const positionSchema = z.object({
+  lessonId: z.string(),
+  screen: z.enum(["map", "reader", "lab", "quiz"]),
+  page: z.number().int().min(0),
+});
+
+export const progressSchema = z.object({
+  version: z.literal(PROGRESS_VERSION),
+  lessons: z.record(z.string(), lessonProgressSchema),
+  last: positionSchema.optional(),
+});
+
+/** Turns the parsed JSON of a version-n file into the version n+1 shape. */
+export type Migration = (old: Record<string, unknown>) => Record<string, unknown>;
+
+/** MIGRATIONS[n] upgrades version n to n+1; version 1 is the first released format. */
+export const MIGRATIONS: Readonly<Record<number, Migration>> = {};
+
+export type ParsedProgress =
+  | { kind: "ok"; data: ProgressData; migratedFrom?: number }
+  | { kind: "newer"; version: number }
+  | { kind: "unreadable"; reason: string };
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+/** Reads the text of a progress file, migrating older versions through `migrations`. */
+export function parseProgress(
+  text: string,
+  migrations: Readonly<Record<number, Migration>> = MIGRATIONS,
+): ParsedProgress {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return { kind: "unreadable", reason: "it is not valid JSON" };
+  }
+  if (!isRecord(raw)) return { kind: "unreadable", reason: "it is not a progress file" };
+  const version = raw.version;
+  if (typeof version !== "number" || !Number.isInteger(version)) {
+    return { kind: "unreadable", reason: "it has no version number" };
+  }
+  if (version > PROGRESS_VERSION) return { kind: "newer", version };
+
+  let current: Record<string, unknown> = raw;
+  for (let v = version; v < PROGRESS_VERSION; v++) {
+    const migrate = migrations[v];
+    if (!migrate) return { kind: "unreadable", reason: `version ${version} is not known` };
+    try {
+      current = { ...migrate(current), version: v + 1 };
+    } catch {
+      return { kind: "unreadable", reason: `it could not be upgraded from version ${v}` };
+    }
+  }
+  const result = progressSchema.safeParse(current);
+  if (!result.success) return { kind: "unreadable", reason: "it is not in the expected format" };
+  const data: ProgressData = result.data;
+  return version < PROGRESS_VERSION
+    ? { kind: "ok", data, migratedFrom: version }
+    : { kind: "ok", data };
+}
+
+function emptyProgress(): ProgressData {
+  return { version: PROGRESS_VERSION, lessons: {} };
+}
+
+function emptyLesson(): LessonProgress {
+  return { pagesRead: [], pageCount: 0, missionsMet: [], labOpened: false, updatedAt: "" };
+}
+
+function errorCode(error: unknown): string {
+  return (error as NodeJS.ErrnoException).code ?? String(error);
+}
+
+/** A timestamp that is safe in file names on every platform. */
+function fileStamp(): string {
+  return new Date().toISOString().replace(/[:.]/g, "-");
+}
+
+export class ProgressStore {
+  readonly home: string;
+  readonly path: string;
+  /** One line to show the learner once (then set it to undefined), e.g. that a corrupt file was kept aside. */
+  notice?: string;
+  #data: ProgressData;
+  readonly #readOnly: boolean;
+  #saveFailing = false;
+
+  private constructor(home: string, data: ProgressData, readOnly: boolean, notice?: string) {
+    this.home = home;
+    this.path = join(home, PROGRESS_FILE);
+    this.#data = data;
+    this.#readOnly = readOnly;
+    if (notice !== undefined) this.notice = notice;
+  }
+
+  /** Reads progress.json from `home`, $LEARN_WEBSERVERS_HOME or the platform's data directory. */
+  static open(options: ProgressLocationOptions = {}): ProgressStore {
+    const home = progressHome(options);
+    const path = join(home, PROGRESS_FILE);
+    let text: string;
+    try {
+      text = readFileSync(path, "utf8");
+    } catch (error) {
+      const code = errorCode(error);
+      if (code === "ENOENT" || code === "ENOTDIR") {
+        return new ProgressStore(home, emptyProgress(), false);
+      }
+      return new ProgressStore(
+        home,
+        emptyProgress(),
+        true,
+        `Your progress file ${path} could not be read (${errorCode(error)}); progress made now will not be saved.`,
+      );
+    }
+
+    const parsed = parseProgress(text);
+    if (parsed.kind === "ok") return new ProgressStore(home, parsed.data, false);
+    if (parsed.kind === "newer") {
+      return new ProgressStore(
+        home,
+        emptyProgress(),
+        true,
+        `Your progress file ${path} was written by a newer learn-webservers (progress version ${parsed.version}, this one reads up to ${PROGRESS_VERSION}); it is left untouched and progress made now will not be saved.`,
+      );
+    }
+    const kept = `${path}.corrupt-${fileStamp()}`;
+    try {
+      renameSync(path, kept);
+    } catch (error) {
+      return new ProgressStore(
+        home,
+        emptyProgress(),
+        true,
+        `Your progress file ${path} could not be read (${parsed.reason}) nor moved aside (${errorCode(error)}); it is left as it is and progress made now will not be saved.`,
+      );
+    }
+    return new ProgressStore(
+      home,
+      emptyProgress(),
+      false,
+      `Your progress file could not be read (${parsed.reason}); it was kept as ${kept}, and a new one was started.`,
+    );
+  }
+
+  /** The current progress; a new object after every change. Do not modify it. */
+  get data(): ProgressData {
+    return this.#data;
+  }
+
+  /** True when progress is not written back (a newer or unreadable file is left untouched). */
+  get readOnly(): boolean {
+    return this.#readOnly;
+  }
+
+  lesson(lessonId: string): LessonProgress | undefined {
+    return Object.hasOwn(this.#data.lessons, lessonId) ? this.#data.lessons[lessonId] : undefined;
+  }
+
+  /** "done" once the quiz is passed and every mission met; "in-progress" once anything is recorded. */
+  lessonState(lesson: Lesson): LessonState {
+    const p = this.lesson(lesson.id);
+    if (!p) return "new";
+    const missionsMet = lesson.lab.missions.every((m) => p.missionsMet.includes(m.id));
+    if (p.quiz?.passed && missionsMet) return "done";
+    const started =
+      p.pagesRead.length > 0 || p.labOpened || p.missionsMet.length > 0 || p.quiz !== undefined;
+    return started ? "in-progress" : "new";
+  }
+
+  workspacesDir(): string {
+    return join(this.home, "workspaces");
+  }
+
+  markPageRead(lessonId: string, page: number, pageCount: number): void {
+    this.#update(lessonId, (p) => {
+      const known = p.pagesRead.includes(page);
+      if (known && p.pageCount === pageCount) return undefined;
+      const pagesRead = known ? p.pagesRead : [...p.pagesRead, page].sort((a, b) => a - b);
+      return { ...p, pagesRead, pageCount };
+    });
+  }
+
+  markLabOpened(lessonId: string): void {
+    this.#update(lessonId, (p) => (p.labOpened ? undefined : { ...p, labOpened: true }));
+  }
+
+  /** Returns true when the mission was not met before. */
+  markMissionMet(lessonId: string, missionId: string): boolean {
+    let isNew = false;
+    this.#update(lessonId, (p) => {
+      if (p.missionsMet.includes(missionId)) return undefined;
+      isNew = true;
+      return { ...p, missionsMet: [...p.missionsMet, missionId] };
+    });
+    return isNew;
+  }
+
+  /** Keeps the best and the last score (0 to 1), counts attempts; `passed` stays true once true. */
+  recordQuiz(lessonId: string, score: number, passed: boolean): void {
+    const s = Math.min(1, Math.max(0, Number.isFinite(score) ? score : 0));
+    this.#update(lessonId, (p) => ({
+      ...p,
+      quiz: {
+        best: Math.max(p.quiz?.best ?? 0, s),
+        last: s,
+        attempts: (p.quiz?.attempts ?? 0) + 1,
+        passed: (p.quiz?.passed ?? false) || passed,
+      },
+    }));
+  }
+
+  setPosition(pos: Position): void {
+    const last = this.#data.last;
+    if (last?.lessonId === pos.lessonId && last.screen === pos.screen && last.page === pos.page) {
+      return;
+    }
+    this.#data = {
+      ...this.#data,
+      last: { lessonId: pos.lessonId, screen: pos.screen, page: pos.page },
+    };
+    this.#save();
+  }
+
+  /** Forgets one lesson's progress, or everything when no id is given. */
+  reset(lessonId?: string): void {
+    if (lessonId === undefined) {
+      this.#data = emptyProgress();
+    } else {
+      const lessons = { ...this.#data.lessons };
+      delete lessons[lessonId];
+      const { last, ...rest } = this.#data;
+      this.#data =
+        last && last.lessonId !== lessonId ? { ...rest, lessons, last } : { ...rest, lessons };
+    }
+    this.#save();
+  }
+
+  #update(lessonId: string, change: (p: LessonProgress) => LessonProgress | undefined): void {
+    const next = change(this.lesson(lessonId) ?? emptyLesson());
+    if (!next) return;
+    this.#data = {
+      ...this.#data,
+      lessons: {
+        ...this.#data.lessons,
+        [lessonId]: { ...next, updatedAt: new Date().toISOString() },
+      },
+    };
+    this.#save();
+  }
+
+  #save(): void {
+    if (this.#readOnly) return;
+    const tmp = `${this.path}.tmp-${process.pid}`;
+    try {
+      mkdirSync(this.home, { recursive: true });
+      const fd = openSync(tmp, "w");
+      try {
+        writeSync(fd, `${JSON.stringify(this.#data, null, 2)}\n`);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(tmp, this.path);
+      this.#saveFailing = false;
+    } catch (error) {
+      try {
+        rmSync(tmp, { force: true });
+      } catch {
+        // The temporary file may not exist or the directory may be unwritable; nothing to undo.
+      }
+      if (!this.#saveFailing) {
+        this.#saveFailing = true;
+        this.notice = `Your progress could not be saved in ${this.home} (${errorCode(error)}); it is kept in memory until you quit.`;
+      }
+    }
+  }
+}
