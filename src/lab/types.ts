@@ -1,11 +1,14 @@
-import type { SandboxEvent } from "../../sandboxes/shared/protocol.js";
-import type { Experiment } from "../course/schema.js";
+import type { RequestEvent, SandboxEvent } from "../../sandboxes/shared/protocol.js";
+import type { Experiment, Lab, Mission } from "../course/schema.js";
+import type { ProgressStore } from "../progress/store.js";
 
 export type SandboxState = "starting" | "listening" | "stopping" | "stopped" | "failed";
 
 export interface LogLine {
+  /** Increases by one per line for the life of the session, across restarts. */
   seq: number;
-  stream: "stdout" | "stderr";
+  /** "lab" lines are the lab's own notices (restarts, exits, invalid messages), not the server's. */
+  stream: "stdout" | "stderr" | "lab";
   text: string;
 }
 
@@ -41,18 +44,31 @@ export interface ExperimentResult {
 
 export interface MissionStatus {
   id: string;
+  title: string;
+  hint: string;
   met: boolean;
   progress: number;
   needed: number;
 }
 
+/**
+ * A new object whenever anything changes; unchanged parts (logs, requests, missions) keep their
+ * previous array identity, so React can compare by reference.
+ */
 export interface LabSessionSnapshot {
   state: SandboxState;
   url?: string;
+  host?: string;
+  port?: number;
   pid?: number;
+  /** Options the sandbox runs with now: the lab's, with a restart experiment's merged over them. */
+  options: Record<string, string | number | boolean>;
   workspace?: string;
   error?: { message: string; hint?: string };
+  /** The last 300 lines, oldest first. */
   logs: LogLine[];
+  /** The last 100 request events, oldest first, for request panels. */
+  requests: RequestEvent[];
   missions: MissionStatus[];
   running?: { experimentId: string; progress?: ExperimentProgress };
   lastResult?: ExperimentResult;
@@ -71,18 +87,28 @@ export interface StartOptions {
 
 export interface LabSessionOptions {
   lessonId: string;
-  lab: import("../course/schema.js").Lab;
+  lab: Lab;
   lessonDir: string;
-  progress: import("../progress/store.js").ProgressStore;
+  progress: ProgressStore;
   port?: number;
   host?: string;
 }
 
 export interface LabSessionApi {
+  /** Starts the sandbox; never throws: a failure ends in state "failed" with `error`. */
   start(): Promise<void>;
   snapshot(): LabSessionSnapshot;
+  /** Called at most every ~30 ms while lines stream in, at once on state changes. */
   subscribe(listener: (snapshot: LabSessionSnapshot) => void): () => void;
+  /**
+   * Called once per event that completes missions, with those missions, after they are saved
+   * in progress. Which missions are met is also in `snapshot().missions`.
+   */
+  onMissionMet(listener: (missions: Mission[]) => void): () => void;
+  /** Undefined when no experiment has this key or another one is still running. */
   runExperiment(key: number): Promise<ExperimentResult | undefined>;
   curlCommand(): string | undefined;
+  /** Copies the lab's workspace template again over the learner's edits. */
+  resetWorkspace(): void;
   stop(): Promise<void>;
 }

@@ -1,0 +1,105 @@
+import { z } from "zod";
+import {
+  type ErrorEvent,
+  type IpcEnvelope,
+  type ListeningEvent,
+  PROTOCOL_VERSION,
+  type RequestEvent,
+  type SandboxEvent,
+  type StoppingEvent,
+} from "../../sandboxes/shared/protocol.js";
+
+const sandboxName = z.enum(["static", "dev-reload", "prefork", "async", "proxy"]);
+const optionValue = z.union([z.string(), z.number(), z.boolean()]);
+const stringRecord = z.record(z.string(), z.string());
+
+export const listeningEventSchema = z.object({
+  type: z.literal("listening"),
+  sandbox: sandboxName,
+  flavour: z.string(),
+  pid: z.number().int(),
+  host: z.string(),
+  port: z.number().int().min(1).max(65535),
+  url: z.string(),
+  directory: z.string().optional(),
+  options: z.record(z.string(), optionValue),
+});
+
+export const requestEventSchema = z.object({
+  type: z.literal("request"),
+  id: z.number().int(),
+  time: z.string(),
+  remote: z.string(),
+  method: z.string(),
+  target: z.string(),
+  path: z.string(),
+  version: z.string(),
+  status: z.number().int(),
+  reason: z.string(),
+  requestHeaders: stringRecord,
+  responseHeaders: stringRecord,
+  bytes: z.number(),
+  durationMs: z.number(),
+  worker: z.number().int().optional(),
+});
+
+export const errorEventSchema = z.object({
+  type: z.literal("error"),
+  code: z.string(),
+  message: z.string(),
+  hint: z.string().optional(),
+  fatal: z.boolean(),
+});
+
+export const stoppingEventSchema = z.object({
+  type: z.literal("stopping"),
+  reason: z.string(),
+});
+
+export const sandboxEventSchema = z.discriminatedUnion("type", [
+  listeningEventSchema,
+  requestEventSchema,
+  errorEventSchema,
+  stoppingEventSchema,
+]);
+
+export const envelopeSchema = z.object({
+  v: z.literal(PROTOCOL_VERSION),
+  msg: sandboxEventSchema,
+});
+
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+// Compile-time guard: the schemas must describe exactly the protocol's types.
+const schemasMatchProtocol: [
+  Same<z.infer<typeof listeningEventSchema>, ListeningEvent>,
+  Same<z.infer<typeof requestEventSchema>, RequestEvent>,
+  Same<z.infer<typeof errorEventSchema>, ErrorEvent>,
+  Same<z.infer<typeof stoppingEventSchema>, StoppingEvent>,
+  Same<z.infer<typeof envelopeSchema>, IpcEnvelope<SandboxEvent>>,
+] = [true, true, true, true, true];
+void schemasMatchProtocol;
+
+export type EnvelopeCheck = { ok: true; event: SandboxEvent } | { ok: false; problem: string };
+
+let invalid = 0;
+
+/** Validates one IPC message; on failure says why in one short line. Counts failures. */
+export function checkEnvelope(msg: unknown): EnvelopeCheck {
+  const parsed = envelopeSchema.safeParse(msg);
+  if (parsed.success) return { ok: true, event: parsed.data.msg };
+  invalid++;
+  const issue = parsed.error.issues[0];
+  const where = issue && issue.path.length > 0 ? `${issue.path.join(".")}: ` : "";
+  return { ok: false, problem: `${where}${issue?.message ?? "invalid message"}` };
+}
+
+/** The event carried by a valid `{v: 1, msg}` envelope, or undefined (and counted). */
+export function parseEnvelope(msg: unknown): SandboxEvent | undefined {
+  const checked = checkEnvelope(msg);
+  return checked.ok ? checked.event : undefined;
+}
+
+/** How many invalid messages this process has seen. */
+export function invalidMessageCount(): number {
+  return invalid;
+}

@@ -1,0 +1,388 @@
+import { join } from "node:path";
+import type {
+  ListeningEvent,
+  RequestEvent,
+  SandboxEvent,
+} from "../../sandboxes/shared/protocol.js";
+import type { Mission } from "../course/schema.js";
+import { sandboxAssets } from "../paths.js";
+import { type ExperimentContext, runExperiment, toExperimentEvent } from "./experiments.js";
+import { MissionTracker } from "./missions.js";
+import { type SandboxProcess, SandboxStartError, startSandbox } from "./supervisor.js";
+import type {
+  ExperimentResult,
+  LabEvent,
+  LabSessionApi,
+  LabSessionOptions,
+  LabSessionSnapshot,
+  LogLine,
+  MissionStatus,
+  SandboxState,
+} from "./types.js";
+import { prepareWorkspace, resetWorkspace } from "./workspace.js";
+
+export const LOG_LINES_KEPT = 300;
+export const REQUESTS_KEPT = 100;
+export const NOTIFY_EVERY_MS = 30;
+
+type Options = Record<string, string | number | boolean>;
+
+function errorInfo(err: unknown): { message: string; hint?: string } {
+  if (err instanceof SandboxStartError) {
+    return err.hint === undefined
+      ? { message: err.message }
+      : { message: err.message, hint: err.hint };
+  }
+  return { message: err instanceof Error ? err.message : String(err) };
+}
+
+function connectHost(host: string): string {
+  if (host === "0.0.0.0" || host === "") return "127.0.0.1";
+  if (host === "::") return "::1";
+  return host;
+}
+
+function urlHost(host: string): string {
+  return host.includes(":") ? `[${host}]` : host;
+}
+
+function flagText(options: Options): string {
+  return Object.entries(options)
+    .map(([k, v]) => `--${k} ${typeof v === "boolean" ? (v ? "on" : "off") : v}`)
+    .join(" ");
+}
+
+/**
+ * One lab: the learner's workspace, the sandbox serving it, its log, the missions and the
+ * experiments. Both front ends drive it; it never throws at them.
+ */
+export class LabSession implements LabSessionApi {
+  readonly #opts: LabSessionOptions;
+  readonly #tracker: MissionTracker;
+  #sandbox: SandboxProcess | undefined;
+  #state: SandboxState = "stopped";
+  #options: Options;
+  #workspace: string | undefined;
+  #listening: ListeningEvent | undefined;
+  #error: { message: string; hint?: string } | undefined;
+  #stopRequested = false;
+  #starting: Promise<void> | undefined;
+
+  #seq = 0;
+  #logs: LogLine[] = [];
+  #pendingLogs: LogLine[] = [];
+  #requests: RequestEvent[] = [];
+  #pendingRequests: RequestEvent[] = [];
+  #missions: MissionStatus[];
+  #running: LabSessionSnapshot["running"];
+  #lastResult: ExperimentResult | undefined;
+
+  #snap: LabSessionSnapshot;
+  #delivered: LabSessionSnapshot | undefined;
+  #dirty = false;
+  #timer: NodeJS.Timeout | undefined;
+  readonly #listeners = new Set<(s: LabSessionSnapshot) => void>();
+  readonly #metListeners = new Set<(missions: Mission[]) => void>();
+
+  constructor(opts: LabSessionOptions) {
+    this.#opts = opts;
+    this.#options = { ...opts.lab.options };
+    this.#tracker = new MissionTracker(opts.lab.missions, this.#alreadyMet());
+    this.#missions = this.#tracker.status();
+    this.#snap = this.#build();
+  }
+
+  #alreadyMet(): string[] {
+    return [...(this.#opts.progress.lesson(this.#opts.lessonId)?.missionsMet ?? [])];
+  }
+
+  // ---- snapshot and notifications ------------------------------------------------------------
+
+  #build(): LabSessionSnapshot {
+    if (this.#pendingLogs.length > 0) {
+      const logs = this.#logs.concat(this.#pendingLogs);
+      this.#logs = logs.length > LOG_LINES_KEPT ? logs.slice(-LOG_LINES_KEPT) : logs;
+      this.#pendingLogs = [];
+    }
+    if (this.#pendingRequests.length > 0) {
+      const requests = this.#requests.concat(this.#pendingRequests);
+      this.#requests = requests.length > REQUESTS_KEPT ? requests.slice(-REQUESTS_KEPT) : requests;
+      this.#pendingRequests = [];
+    }
+    const l = this.#listening;
+    return {
+      state: this.#state,
+      ...(l ? { url: l.url, host: l.host, port: l.port, pid: l.pid } : {}),
+      options: this.#options,
+      ...(this.#workspace !== undefined ? { workspace: this.#workspace } : {}),
+      ...(this.#error ? { error: this.#error } : {}),
+      logs: this.#logs,
+      requests: this.#requests,
+      missions: this.#missions,
+      ...(this.#running ? { running: this.#running } : {}),
+      ...(this.#lastResult ? { lastResult: this.#lastResult } : {}),
+    };
+  }
+
+  snapshot(): LabSessionSnapshot {
+    if (this.#dirty) {
+      this.#snap = this.#build();
+      this.#dirty = false;
+    }
+    return this.#snap;
+  }
+
+  subscribe(listener: (snapshot: LabSessionSnapshot) => void): () => void {
+    this.#listeners.add(listener);
+    return () => {
+      this.#listeners.delete(listener);
+    };
+  }
+
+  onMissionMet(listener: (missions: Mission[]) => void): () => void {
+    this.#metListeners.add(listener);
+    return () => {
+      this.#metListeners.delete(listener);
+    };
+  }
+
+  #changed(immediate: boolean): void {
+    this.#dirty = true;
+    if (immediate) this.#flush();
+    else if (!this.#timer) {
+      this.#timer = setTimeout(() => this.#flush(), NOTIFY_EVERY_MS);
+      this.#timer.unref();
+    }
+  }
+
+  #flush(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const snap = this.snapshot();
+    if (snap === this.#delivered) return;
+    this.#delivered = snap;
+    for (const listener of [...this.#listeners]) call(listener, snap);
+  }
+
+  #setState(state: SandboxState, error?: { message: string; hint?: string }): void {
+    this.#state = state;
+    this.#error = error;
+    this.#changed(true);
+  }
+
+  #log(stream: LogLine["stream"], text: string): void {
+    this.#pendingLogs.push({ seq: ++this.#seq, stream, text });
+    this.#changed(false);
+  }
+
+  // ---- lifecycle ------------------------------------------------------------------------------
+
+  start(): Promise<void> {
+    this.#starting ??= this.#start().finally(() => {
+      this.#starting = undefined;
+    });
+    return this.#starting;
+  }
+
+  async #start(): Promise<void> {
+    if (this.#sandbox && !this.#sandbox.exited) return;
+    this.#stopRequested = false;
+    this.#setState("starting");
+    const { progress, lessonId } = this.#opts;
+    try {
+      progress.markLabOpened(lessonId);
+    } catch (err) {
+      this.#log("lab", `Could not save progress: ${errorInfo(err).message}`);
+    }
+    try {
+      this.#workspace = prepareWorkspace(lessonId, this.#template(), progress.workspacesDir());
+    } catch (err) {
+      this.#setState("failed", {
+        message: `Could not prepare the lab's workspace: ${errorInfo(err).message}`,
+      });
+      return;
+    }
+    await this.#launch(this.#opts.port);
+  }
+
+  #template(): string | undefined {
+    const { lab } = this.#opts;
+    return lab.workspace === undefined
+      ? undefined
+      : join(sandboxAssets(lab.sandbox), lab.workspace);
+  }
+
+  /** Starts the sandbox; true once it listens. Failures end in state "failed". */
+  async #launch(port: number | undefined): Promise<boolean> {
+    const { lab, host } = this.#opts;
+    let proc: SandboxProcess;
+    try {
+      proc = startSandbox({
+        sandbox: lab.sandbox,
+        ...(lab.flavour !== undefined ? { flavour: lab.flavour } : {}),
+        options: this.#options,
+        ...(port !== undefined ? { port } : {}),
+        ...(host !== undefined ? { host } : {}),
+        ...(this.#workspace !== undefined ? { directory: this.#workspace } : {}),
+      });
+    } catch (err) {
+      this.#setState("failed", errorInfo(err));
+      return false;
+    }
+    this.#sandbox = proc;
+    proc.on("log", (line) => this.#log(line.stream, line.text));
+    proc.on("event", (event) => this.#onEvent(event));
+    proc.on("exit", (code, signal) => this.#onExit(proc, code, signal));
+    try {
+      this.#listening = await proc.ready;
+    } catch (err) {
+      await proc.stop();
+      if (this.#stopRequested) this.#setState("stopped");
+      else this.#setState("failed", errorInfo(err));
+      return false;
+    }
+    if (this.#stopRequested || proc.exited) return false;
+    this.#setState("listening");
+    return true;
+  }
+
+  #onEvent(event: SandboxEvent): void {
+    if (event.type === "request") {
+      this.#pendingRequests.push(event);
+      this.#changed(false);
+    }
+    this.#track(event);
+  }
+
+  #onExit(proc: SandboxProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.#sandbox !== proc) return;
+    this.#sandbox = undefined;
+    const how = signal ? `signal ${signal}` : `exit code ${code}`;
+    if (this.#stopRequested || this.#state === "stopping") {
+      this.#setState("stopped");
+    } else if (this.#state === "listening") {
+      this.#log("lab", `The sandbox stopped (${how}).`);
+      this.#setState("failed", {
+        message: `The sandbox stopped unexpectedly (${how}).`,
+        hint: "Its last log lines may say why; leave the lab and open it again to restart it.",
+      });
+    }
+  }
+
+  async #stopSandbox(): Promise<void> {
+    const proc = this.#sandbox;
+    if (!proc) return;
+    this.#setState("stopping");
+    await proc.stop();
+    if (this.#sandbox === proc) this.#sandbox = undefined;
+    this.#setState("stopped");
+  }
+
+  async stop(): Promise<void> {
+    this.#stopRequested = true;
+    await this.#stopSandbox();
+    await this.#starting;
+    if (this.#state !== "failed" && this.#state !== "stopped") this.#setState("stopped");
+  }
+
+  resetWorkspace(): void {
+    const { lessonId, progress } = this.#opts;
+    try {
+      this.#workspace = resetWorkspace(lessonId, this.#template(), progress.workspacesDir());
+      this.#log("lab", `Copied a fresh workspace to ${this.#workspace}.`);
+    } catch (err) {
+      this.#log("lab", `Could not reset the workspace: ${errorInfo(err).message}`);
+    }
+    this.#changed(true);
+  }
+
+  // ---- missions -------------------------------------------------------------------------------
+
+  #track(event: LabEvent): void {
+    const ids = this.#tracker.push(event);
+    if (ids.length === 0) return;
+    const { progress, lessonId, lab } = this.#opts;
+    for (const id of ids) {
+      try {
+        progress.markMissionMet(lessonId, id);
+      } catch (err) {
+        this.#log("lab", `Could not save progress: ${errorInfo(err).message}`);
+      }
+    }
+    this.#missions = this.#tracker.status();
+    this.#changed(true);
+    const met = lab.missions.filter((m) => ids.includes(m.id));
+    for (const listener of [...this.#metListeners]) call(listener, met);
+  }
+
+  // ---- experiments ----------------------------------------------------------------------------
+
+  async runExperiment(key: number): Promise<ExperimentResult | undefined> {
+    const exp = this.#opts.lab.experiments.find((e) => e.key === key);
+    if (!exp || this.#running) return undefined;
+    const experimentId = exp.id;
+    this.#running = { experimentId };
+    this.#changed(true);
+    let result: ExperimentResult;
+    const needsServer = exp.action.kind !== "write-file" && exp.action.kind !== "restart";
+    const l = this.#listening;
+    if (needsServer && (this.#state !== "listening" || !l)) {
+      result = {
+        experimentId,
+        ok: false,
+        summary: `The sandbox is not running (${this.#state}), so there is nothing to ask. Open the lab again to restart it.`,
+        values: {},
+      };
+    } else {
+      const host = connectHost(l?.host ?? this.#opts.host ?? "127.0.0.1");
+      const port = l?.port ?? 0;
+      const ctx: ExperimentContext = {
+        baseUrl: `http://${urlHost(host)}:${port}`,
+        host,
+        port,
+        workspace: this.#workspace ?? "",
+        restart: (options) => this.#restart(options),
+      };
+      result = await runExperiment(exp, ctx, (progress) => {
+        this.#running = { experimentId, progress };
+        this.#changed(false);
+      });
+    }
+    this.#running = undefined;
+    this.#lastResult = result;
+    this.#changed(true);
+    this.#track(toExperimentEvent(result));
+    return result;
+  }
+
+  async #restart(options: Options): Promise<void> {
+    this.#options = { ...this.#opts.lab.options, ...options };
+    const port = this.#listening?.port ?? this.#opts.port;
+    const flags = flagText(options);
+    this.#log("lab", `Restarting the sandbox${flags ? ` with ${flags}` : ""}.`);
+    this.#stopRequested = false;
+    await this.#stopSandbox();
+    this.#listening = undefined;
+    this.#setState("starting");
+    if (!(await this.#launch(port))) {
+      throw new Error(this.#error?.message ?? "The sandbox did not start again.");
+    }
+  }
+
+  curlCommand(): string | undefined {
+    const l = this.#listening;
+    if (!l || this.#state !== "listening") return undefined;
+    return `curl -v http://${urlHost(connectHost(l.host))}:${l.port}/`;
+  }
+}
+
+/** Runs a listener; its error surfaces as an uncaught exception instead of breaking the session. */
+function call<T>(listener: (value: T) => void, value: T): void {
+  try {
+    listener(value);
+  } catch (err) {
+    queueMicrotask(() => {
+      throw err;
+    });
+  }
+}
