@@ -1,0 +1,67 @@
+import { createInterface } from "node:readline";
+import { findLesson, lessonRow, openCourse, openProgress, percent, table } from "./common.js";
+import { CliError, PROGRAM } from "./errors.js";
+
+export async function progressCommand(opts: { json?: boolean; lessons?: string }): Promise<void> {
+  const course = await openCourse(opts.lessons);
+  const progress = await openProgress({ notice: true });
+  const rows = course.lessons.map((lesson) => lessonRow(lesson, progress));
+  if (opts.json) {
+    const out = { path: progress.path, lessons: rows, last: progress.data.last ?? null };
+    process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+    return;
+  }
+  const lines = [
+    ["Lesson", "Pages", "Missions", "Quiz best", "Attempts"],
+    ...rows.map((r) => [
+      r.id,
+      `${r.pagesRead}/${r.pageCount}`,
+      `${r.missionsMet}/${r.missionCount}`,
+      percent(r.quizBest),
+      String(r.quizAttempts),
+    ]),
+  ];
+  process.stdout.write(
+    `Progress file: ${progress.path}\n\n${table(lines)}\n\nStart again: ${PROGRAM} progress reset [<id>]\n`,
+  );
+}
+
+async function confirm(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    const answer = await new Promise<string | undefined>((resolve) => {
+      rl.once("close", () => resolve(undefined));
+      rl.once("SIGINT", () => rl.close());
+      rl.question(question, resolve);
+    });
+    return /^y(es)?$/i.test(answer?.trim() ?? "");
+  } finally {
+    rl.close();
+  }
+}
+
+export async function resetCommand(
+  id: string | undefined,
+  opts: { yes?: boolean; lessons?: string },
+): Promise<void> {
+  const progress = await openProgress({ notice: true });
+  let what = "all lessons";
+  if (id !== undefined) {
+    if (!(id in progress.data.lessons)) findLesson(await openCourse(opts.lessons), id);
+    what = id;
+  }
+  if (!opts.yes) {
+    if (!process.stdin.isTTY) {
+      throw new CliError(
+        `not resetting progress for ${what} without confirmation; pass --yes to reset it`,
+        1,
+      );
+    }
+    if (!(await confirm(`Reset progress for ${what}? [y/N] `))) {
+      process.stdout.write("Nothing reset.\n");
+      return;
+    }
+  }
+  progress.reset(id);
+  process.stdout.write(`Progress reset for ${what}.\n`);
+}

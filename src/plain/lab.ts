@@ -1,0 +1,169 @@
+import type { Lesson } from "../course/schema.js";
+import type { ExperimentResult, LabSessionSnapshot, LogLine } from "../lab/types.js";
+import type { PlainContext } from "./run.js";
+import { wrap } from "./wrap.js";
+
+/** Lines of a request or response shown after an experiment; the rest is counted. */
+const EXCHANGE_LINES = 40;
+/** How long after an experiment the server's own log lines are waited for. */
+const SETTLE_MS = 100;
+
+function logLine(line: LogLine): string {
+  return line.stream === "lab" ? `  (lab) ${line.text}` : `  | ${line.text}`;
+}
+
+function quoted(prefix: string, text: string): string[] {
+  const lines = text.replace(/\r\n/g, "\n").split("\n");
+  if (lines.at(-1) === "") lines.pop();
+  const shown = lines.slice(0, EXCHANGE_LINES).map((l) => `${prefix}${l}`);
+  if (lines.length > EXCHANGE_LINES) {
+    shown.push(`${prefix}... (${lines.length - EXCHANGE_LINES} more lines)`);
+  }
+  return shown;
+}
+
+function resultLines(title: string, result: ExperimentResult): string[] {
+  const out = [`${result.ok ? "Result" : "Failed"}: ${title}: ${result.summary}`];
+  const ex = result.exchange;
+  if (ex) {
+    out.push("Sent:", ...quoted("  > ", ex.request || "(nothing)"));
+    out.push("Received:", ...quoted("  < ", ex.response || "(nothing)"));
+    if (ex.note) out.push(ex.note);
+  }
+  return out;
+}
+
+function missionLines(snap: LabSessionSnapshot, width: number): string[] {
+  return snap.missions.map((m) => {
+    const count = m.needed > 1 ? ` (${Math.min(m.progress, m.needed)} of ${m.needed})` : "";
+    const line = `  [${m.met ? "x" : " "}] ${m.title}${count}`;
+    return m.met ? line : `${line}\n${wrap(`Hint: ${m.hint}`, width, "      ")}`;
+  });
+}
+
+function overview(
+  ctx: PlainContext,
+  lesson: Lesson,
+  snap: LabSessionSnapshot,
+  curl?: string,
+): void {
+  const { io } = ctx;
+  io.say();
+  io.say(
+    `Server: ${snap.url ?? "(not listening)"}${snap.pid !== undefined ? ` (pid ${snap.pid})` : ""}`,
+  );
+  if (curl) io.say(`Try it yourself: ${curl}`);
+  if (snap.workspace)
+    io.say(`Workspace (the files it serves; edit them freely): ${snap.workspace}`);
+  io.say("Experiments:");
+  for (const e of lesson.lab.experiments) {
+    io.say(`  ${e.key}. ${e.title}`);
+    io.say(wrap(e.explain, ctx.width, "     "));
+  }
+  io.say("Missions:");
+  io.say(missionLines(snap, ctx.width).join("\n"));
+}
+
+/** The lesson's lab: the server runs until the learner goes back, or input ends. */
+export async function runLab(ctx: PlainContext, lesson: Lesson): Promise<void> {
+  const { io, progress } = ctx;
+  const { LabSession } = await import("../lab/session.js");
+  const lab = lesson.lab;
+  const session = new LabSession({
+    lessonId: lesson.id,
+    lab,
+    lessonDir: lesson.dir,
+    progress,
+    ...(ctx.port !== undefined ? { port: ctx.port } : {}),
+    ...(ctx.host !== undefined ? { host: ctx.host } : {}),
+  });
+  progress.setPosition({ lessonId: lesson.id, screen: "lab", page: 0 });
+
+  let lastSeq = session.snapshot().logs.at(-1)?.seq ?? 0;
+  let shownState = session.snapshot().state;
+  let shownQuarter = -1;
+  const unsubscribe = session.subscribe((snap) => {
+    const lines: string[] = [];
+    for (const line of snap.logs) {
+      if (line.seq > lastSeq) lines.push(logLine(line));
+    }
+    lastSeq = snap.logs.at(-1)?.seq ?? lastSeq;
+    const p = snap.running?.progress;
+    if (p && p.total > 0) {
+      const quarter = Math.floor((4 * p.done) / p.total);
+      if (quarter > shownQuarter && quarter < 4)
+        lines.push(`  ... ${p.done} of ${p.total} ${p.label}`);
+      shownQuarter = Math.max(shownQuarter, quarter);
+    } else if (!snap.running) {
+      shownQuarter = -1;
+    }
+    if (snap.state !== shownState) {
+      if (snap.state === "failed" && shownState === "listening" && snap.error) {
+        lines.push(`The server stopped: ${snap.error.message}`);
+        if (snap.error.hint) lines.push(snap.error.hint);
+      }
+      shownState = snap.state;
+    }
+    io.notify(lines);
+  });
+  const offMet = session.onMissionMet((missions) => {
+    io.notify(missions.map((m) => `Mission met: ${m.title}`));
+  });
+
+  let listened = false;
+  try {
+    io.say();
+    io.say(
+      `Lab: ${lesson.meta.title} (${lab.sandbox} sandbox${lab.flavour ? `, ${lab.flavour}` : ""})`,
+    );
+    io.say(wrap(lab.intro, ctx.width));
+    io.say("Starting the server...");
+    await session.start();
+    const started = session.snapshot();
+    if (started.state !== "listening") {
+      io.say(`The server could not start: ${started.error?.message ?? started.state}`);
+      if (started.error?.hint) io.say(started.error.hint);
+      return;
+    }
+    listened = true;
+    overview(ctx, lesson, started, session.curlCommand());
+
+    const keys = lab.experiments.map((e) => e.key);
+    const range = `${Math.min(...keys)}-${Math.max(...keys)}`;
+    for (;;) {
+      const answer = (
+        await io.ask(`Lab [${range}: run an experiment, m: missions, h: overview, b: back]:`)
+      ).toLowerCase();
+      if (answer === "b" || answer === "q" || answer === "back") return;
+      if (answer === "") continue;
+      if (answer === "m") {
+        io.say("Missions:");
+        io.say(missionLines(session.snapshot(), ctx.width).join("\n"));
+        continue;
+      }
+      if (answer === "h" || answer === "?") {
+        overview(ctx, lesson, session.snapshot(), session.curlCommand());
+        continue;
+      }
+      const exp = /^\d$/.test(answer)
+        ? lab.experiments.find((e) => e.key === Number(answer))
+        : undefined;
+      if (!exp) {
+        io.say(`Type an experiment's number (${range}), m, h or b.`);
+        continue;
+      }
+      io.say(`Running ${exp.key}. ${exp.title} ...`);
+      const result = await session.runExperiment(exp.key);
+      if (!result) io.say("Another experiment is still running.");
+      else io.say(resultLines(exp.title, result).join("\n"));
+      // The server logs an exchange on its own stream, a moment after answering it.
+      await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+    }
+  } finally {
+    // Stopped first, so that lines and missions arriving meanwhile are still printed.
+    await session.stop();
+    unsubscribe();
+    offMet();
+    if (listened) io.say("Lab closed; its server is stopped.");
+  }
+}

@@ -1,0 +1,173 @@
+import { formatScore } from "../course/quiz.js";
+import type { Lesson, LoadedCourse } from "../course/schema.js";
+import type { ProgressStore } from "../progress/store.js";
+import type { LessonState, Screen } from "../progress/types.js";
+import { EndOfInput, PlainIO } from "./io.js";
+import { runLab } from "./lab.js";
+import { runQuiz } from "./quiz.js";
+import { readPages } from "./reader.js";
+import { wrap } from "./wrap.js";
+
+export interface PlainOptions {
+  course: LoadedCourse;
+  progress: ProgressStore;
+  start?: { lessonId: string; screen: Exclude<Screen, "map"> };
+  input: NodeJS.ReadableStream;
+  output: NodeJS.WritableStream;
+  port?: number;
+  host?: string;
+}
+
+export interface PlainContext {
+  io: PlainIO;
+  course: LoadedCourse;
+  progress: ProgressStore;
+  /** Columns pages are wrapped to. */
+  width: number;
+  port?: number;
+  host?: string;
+}
+
+const STATE_LABEL: Record<LessonState, string> = {
+  new: "new",
+  "in-progress": "in progress",
+  done: "done",
+};
+
+export function pageWidth(env: NodeJS.ProcessEnv = process.env): number {
+  const columns = Number(env.COLUMNS);
+  return Number.isInteger(columns) && columns >= 20 ? columns : 76;
+}
+
+/** The course as numbered menus and prompts over plain text: for screen readers, pipes, TERM=dumb. */
+export async function runPlain(opts: PlainOptions): Promise<void> {
+  const ctx: PlainContext = {
+    io: new PlainIO(opts.input, opts.output),
+    course: opts.course,
+    progress: opts.progress,
+    width: pageWidth(),
+    port: opts.port,
+    host: opts.host,
+  };
+  try {
+    const start = opts.start;
+    const lesson = start && ctx.course.lessons.find((l) => l.id === start.lessonId);
+    if (start && lesson) {
+      await openAt(ctx, lesson, start.screen, 0);
+    }
+    await courseMap(ctx);
+  } catch (err) {
+    if (!(err instanceof EndOfInput)) throw err;
+  } finally {
+    ctx.io.close();
+  }
+}
+
+async function openAt(
+  ctx: PlainContext,
+  lesson: Lesson,
+  screen: Screen,
+  page: number,
+): Promise<void> {
+  if (screen === "reader") await readPages(ctx, lesson, page);
+  else if (screen === "lab") await runLab(ctx, lesson);
+  else if (screen === "quiz") await runQuiz(ctx, lesson);
+  await lessonMenu(ctx, lesson);
+}
+
+function continueTarget(ctx: PlainContext): { lesson: Lesson; screen: Screen; page: number } {
+  const last = ctx.progress.data.last;
+  const lesson = last && ctx.course.lessons.find((l) => l.id === last.lessonId);
+  if (last && lesson) return { lesson, screen: last.screen, page: last.page };
+  const next =
+    ctx.course.lessons.find((l) => ctx.progress.lessonState(l) !== "done") ?? ctx.course.lessons[0];
+  if (!next) throw new Error("the course has no lessons");
+  return { lesson: next, screen: "map", page: 0 };
+}
+
+function describeTarget(t: { lesson: Lesson; screen: Screen; page: number }): string {
+  const where =
+    t.screen === "reader"
+      ? `, page ${t.page + 1}`
+      : t.screen === "lab"
+        ? ", lab"
+        : t.screen === "quiz"
+          ? ", quiz"
+          : "";
+  return `${t.lesson.meta.title}${where}`;
+}
+
+async function courseMap(ctx: PlainContext): Promise<void> {
+  const lessons = ctx.course.lessons;
+  let showMenu = true;
+  for (;;) {
+    if (showMenu) {
+      ctx.io.say();
+      ctx.io.say(`${ctx.course.course.title}: ${lessons.length} lessons`);
+      lessons.forEach((lesson, i) => {
+        const state = STATE_LABEL[ctx.progress.lessonState(lesson)];
+        const quiz = ctx.progress.lesson(lesson.id)?.quiz;
+        const best = quiz ? `, quiz best ${formatScore(quiz.best)}` : "";
+        ctx.io.say(`  ${i + 1}. ${lesson.meta.title} (${state}${best})`);
+      });
+      ctx.io.say(`  c. Continue: ${describeTarget(continueTarget(ctx))}`);
+      ctx.io.say("  q. Quit");
+    }
+    showMenu = true;
+    const answer = (await ctx.io.ask(`Choose a lesson [1-${lessons.length}, c, q]:`)).toLowerCase();
+    if (answer === "q" || answer === "quit") return;
+    if (answer === "c") {
+      const t = continueTarget(ctx);
+      if (t.screen === "map") await lessonMenu(ctx, t.lesson);
+      else await openAt(ctx, t.lesson, t.screen, t.page);
+      continue;
+    }
+    const lesson = lessons[Number(answer) - 1];
+    if (/^\d+$/.test(answer) && lesson) {
+      await lessonMenu(ctx, lesson);
+      continue;
+    }
+    if (answer !== "") {
+      ctx.io.say(`Type a number from 1 to ${lessons.length}, c to continue or q to quit.`);
+      showMenu = false;
+    }
+  }
+}
+
+async function lessonMenu(ctx: PlainContext, lesson: Lesson): Promise<void> {
+  let showMenu = true;
+  for (;;) {
+    if (showMenu) {
+      const index = ctx.course.lessons.indexOf(lesson) + 1;
+      const row = ctx.progress.lesson(lesson.id);
+      const read = new Set(row?.pagesRead ?? []).size;
+      const met = lesson.lab.missions.filter((m) => row?.missionsMet.includes(m.id)).length;
+      const quiz = row?.quiz;
+      ctx.io.say();
+      ctx.io.say(
+        `Lesson ${index}: ${lesson.meta.title} (${STATE_LABEL[ctx.progress.lessonState(lesson)]}, about ${lesson.meta.minutes} min)`,
+      );
+      ctx.io.say(wrap(lesson.meta.summary, ctx.width));
+      ctx.io.say(
+        `  1. Read the pages (${Math.min(read, lesson.pages.length)} of ${lesson.pages.length} read)`,
+      );
+      ctx.io.say(
+        `  2. Open the lab (${met} of ${lesson.lab.missions.length} missions met; starts a local server)`,
+      );
+      ctx.io.say(
+        `  3. Take the quiz (${lesson.quiz.questions.length} questions${quiz ? `, best ${formatScore(quiz.best)}` : ""})`,
+      );
+      ctx.io.say("  b. Back to the course map");
+    }
+    showMenu = true;
+    const answer = (await ctx.io.ask("Choose [1-3, b]:")).toLowerCase();
+    if (answer === "b" || answer === "q" || answer === "back") return;
+    if (answer === "1") await readPages(ctx, lesson, 0);
+    else if (answer === "2") await runLab(ctx, lesson);
+    else if (answer === "3") await runQuiz(ctx, lesson);
+    else if (answer !== "") {
+      ctx.io.say("Type 1 to read, 2 for the lab, 3 for the quiz, or b to go back.");
+      showMenu = false;
+    }
+  }
+}
