@@ -1,0 +1,93 @@
+import { Box, Text } from "ink";
+import { useState } from "react";
+import { useKeys } from "../hooks/use-keys.js";
+import { type HelpSection, helpSections, type Scope } from "../keys.js";
+import { clamp, padTo, truncate } from "../text.js";
+import { useTheme } from "../theme.js";
+import { Header } from "./Header.js";
+import { ScreenFrame, STATUS_BAR_LINES } from "./ScreenFrame.js";
+
+type HelpLine =
+  | { kind: "title"; text: string }
+  | { kind: "entry"; keys: string; description: string }
+  | { kind: "blank" };
+
+export function helpLines(sections: HelpSection[]): HelpLine[] {
+  const lines: HelpLine[] = [];
+  for (const section of sections) {
+    if (lines.length > 0) lines.push({ kind: "blank" });
+    lines.push({ kind: "title", text: section.title });
+    for (const entry of section.entries) lines.push({ kind: "entry", ...entry });
+  }
+  return lines;
+}
+
+export interface HelpViewProps {
+  scope: Scope;
+  offset: number;
+  width: number;
+  height: number;
+}
+
+const KEYS_WIDTH = 12;
+
+export function HelpView({ scope, offset, width, height }: HelpViewProps) {
+  const theme = useTheme();
+  const lines = helpLines(helpSections(scope));
+  const bodyHeight = height - 2;
+  const visible = lines.slice(offset, offset + bodyHeight);
+  return (
+    <Box flexDirection="column" width={width} height={height}>
+      <Header title="Keys" right="? or Esc closes this help" width={width} />
+      <Text> </Text>
+      {visible.map((line, i) => {
+        const key = `${offset + i}`;
+        if (line.kind === "blank") return <Text key={key}> </Text>;
+        if (line.kind === "title")
+          return (
+            <Text key={key} bold wrap="truncate-end">
+              {line.text}
+            </Text>
+          );
+        return (
+          <Text key={key} wrap="truncate-end">
+            {"  "}
+            <Text bold color={theme.ui.key}>
+              {padTo(line.keys, KEYS_WIDTH)}
+            </Text>
+            {truncate(line.description, width - KEYS_WIDTH - 2)}
+          </Text>
+        );
+      })}
+    </Box>
+  );
+}
+
+export interface HelpOverlayProps {
+  scope: Scope;
+  width: number;
+  height: number;
+  isActive: boolean;
+  onClose: () => void;
+}
+
+/** The keys of the current screen and the global ones, generated from the key table. */
+export function HelpOverlay({ scope, width, height, isActive, onClose }: HelpOverlayProps) {
+  const [offset, setOffset] = useState(0);
+  const viewHeight = height - STATUS_BAR_LINES;
+  const maxOffset = Math.max(0, helpLines(helpSections(scope)).length - (viewHeight - 2));
+  useKeys(
+    "help",
+    ({ action }) => {
+      if (action === "back") onClose();
+      else if (action === "up") setOffset((o) => clamp(o - 1, 0, maxOffset));
+      else if (action === "down") setOffset((o) => clamp(o + 1, 0, maxOffset));
+    },
+    { isActive },
+  );
+  return (
+    <ScreenFrame scope="help" width={width} height={height}>
+      <HelpView scope={scope} offset={offset} width={width} height={viewHeight} />
+    </ScreenFrame>
+  );
+}

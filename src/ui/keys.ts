@@ -1,0 +1,494 @@
+import type { Key } from "ink";
+
+/** Where a binding works: "global" everywhere, the others on one screen (or the help overlay). */
+export type Scope = "global" | "map" | "reader" | "lab" | "quiz" | "help";
+
+export type KeyAction =
+  | "quit"
+  | "help"
+  | "back"
+  | "up"
+  | "down"
+  | "pageUp"
+  | "pageDown"
+  | "top"
+  | "bottom"
+  | "open"
+  | "next"
+  | "prev"
+  | "code"
+  | "lab"
+  | "quiz"
+  | "run"
+  | "focus"
+  | "choose"
+  | "answer"
+  | "retake";
+
+type KeyName =
+  | "up"
+  | "down"
+  | "left"
+  | "right"
+  | "pageUp"
+  | "pageDown"
+  | "home"
+  | "end"
+  | "return"
+  | "escape"
+  | "tab";
+
+export type KeySpec =
+  | { name: KeyName }
+  | { char: string }
+  | { ctrl: string }
+  | { digits: readonly [number, number] };
+
+export interface KeyBinding {
+  scope: Scope;
+  action: KeyAction;
+  keys: readonly KeySpec[];
+  /** How the keys are written in the help overlay. */
+  label: string;
+  description: string;
+  /** Short text for the status bar; the binding stays out of the status bar without it. */
+  status?: string;
+  /** Key label in the status bar when it differs from `label` (e.g. "↑↓" for a pair). */
+  statusLabel?: string;
+  /** The screen states the binding works in (e.g. the quiz's "asking"); all when absent. */
+  when?: readonly string[];
+}
+
+const up: KeySpec[] = [{ name: "up" }, { char: "k" }];
+const down: KeySpec[] = [{ name: "down" }, { char: "j" }];
+const back: KeySpec[] = [{ name: "escape" }, { char: "q" }];
+
+export const KEY_BINDINGS: readonly KeyBinding[] = [
+  {
+    scope: "global",
+    action: "help",
+    keys: [{ char: "?" }],
+    label: "?",
+    description: "show or hide the keys",
+    status: "help",
+  },
+  {
+    scope: "global",
+    action: "quit",
+    keys: [{ ctrl: "c" }],
+    label: "Ctrl+C",
+    description: "quit from anywhere (stops the lab server)",
+  },
+
+  {
+    scope: "map",
+    action: "up",
+    keys: up,
+    label: "↑ k",
+    description: "move up",
+    status: "move",
+    statusLabel: "↑↓",
+  },
+  { scope: "map", action: "down", keys: down, label: "↓ j", description: "move down" },
+  {
+    scope: "map",
+    action: "open",
+    keys: [{ name: "return" }],
+    label: "Enter",
+    description: "open the lesson where you left it, or continue",
+    status: "open",
+  },
+  {
+    scope: "map",
+    action: "lab",
+    keys: [{ char: "l" }],
+    label: "l",
+    description: "open the lesson's lab",
+    status: "lab",
+  },
+  {
+    scope: "map",
+    action: "quiz",
+    keys: [{ char: "t" }],
+    label: "t",
+    description: "take the lesson's quiz (test)",
+    status: "quiz",
+  },
+  {
+    scope: "map",
+    action: "quit",
+    keys: [{ char: "q" }],
+    label: "q",
+    description: "quit",
+    status: "quit",
+  },
+
+  {
+    scope: "reader",
+    action: "up",
+    keys: up,
+    label: "↑ k",
+    description: "scroll up",
+    status: "scroll",
+    statusLabel: "↑↓",
+  },
+  { scope: "reader", action: "down", keys: down, label: "↓ j", description: "scroll down" },
+  {
+    scope: "reader",
+    action: "pageDown",
+    keys: [{ name: "pageDown" }, { char: " " }],
+    label: "PgDn Space",
+    description: "scroll a screen down; at the end, next page",
+  },
+  {
+    scope: "reader",
+    action: "pageUp",
+    keys: [{ name: "pageUp" }],
+    label: "PgUp",
+    description: "scroll a screen up",
+  },
+  {
+    scope: "reader",
+    action: "next",
+    keys: [{ name: "right" }, { char: "n" }],
+    label: "→ n",
+    description: "next page",
+    status: "page",
+    statusLabel: "←→",
+  },
+  {
+    scope: "reader",
+    action: "prev",
+    keys: [{ name: "left" }, { char: "p" }],
+    label: "← p",
+    description: "previous page",
+  },
+  {
+    scope: "reader",
+    action: "next",
+    keys: [{ name: "return" }],
+    label: "Enter",
+    description: "next page",
+    when: ["page"],
+  },
+  {
+    scope: "reader",
+    action: "lab",
+    keys: [{ name: "return" }],
+    label: "Enter",
+    description: "open the lab (on the last page)",
+    status: "open the lab",
+    when: ["last"],
+  },
+  {
+    scope: "reader",
+    action: "code",
+    keys: [{ char: "c" }],
+    label: "c",
+    description: "show the lesson's Python files, or back to its pages",
+    status: "code",
+  },
+  {
+    scope: "reader",
+    action: "lab",
+    keys: [{ char: "l" }],
+    label: "l",
+    description: "open the lab",
+    status: "lab",
+    when: ["page", "code"],
+  },
+  {
+    scope: "reader",
+    action: "quiz",
+    keys: [{ char: "t" }],
+    label: "t",
+    description: "take the quiz",
+  },
+  {
+    scope: "reader",
+    action: "back",
+    keys: back,
+    label: "Esc q",
+    description: "back to the course map",
+    status: "back",
+    statusLabel: "Esc",
+  },
+
+  {
+    scope: "lab",
+    action: "run",
+    keys: [{ digits: [1, 9] }],
+    label: "1-9",
+    description: "run that experiment",
+    status: "run",
+  },
+  {
+    scope: "lab",
+    action: "focus",
+    keys: [{ name: "tab" }],
+    label: "Tab",
+    description: "move focus between the log and the inspector",
+    status: "focus",
+  },
+  {
+    scope: "lab",
+    action: "up",
+    keys: up,
+    label: "↑ k",
+    description: "scroll the focused pane up",
+    status: "scroll",
+    statusLabel: "↑↓",
+  },
+  {
+    scope: "lab",
+    action: "down",
+    keys: down,
+    label: "↓ j",
+    description: "scroll the focused pane down",
+  },
+  {
+    scope: "lab",
+    action: "pageUp",
+    keys: [{ name: "pageUp" }],
+    label: "PgUp",
+    description: "scroll the focused pane a screen up",
+  },
+  {
+    scope: "lab",
+    action: "pageDown",
+    keys: [{ name: "pageDown" }],
+    label: "PgDn",
+    description: "scroll the focused pane a screen down",
+  },
+  {
+    scope: "lab",
+    action: "bottom",
+    keys: [{ name: "end" }],
+    label: "End",
+    description: "follow the newest log lines again",
+  },
+  {
+    scope: "lab",
+    action: "quiz",
+    keys: [{ char: "t" }],
+    label: "t",
+    description: "stop the server and take the quiz",
+    status: "quiz",
+  },
+  {
+    scope: "lab",
+    action: "back",
+    keys: back,
+    label: "Esc q",
+    description: "stop the server and go back to the map",
+    status: "back",
+    statusLabel: "Esc",
+  },
+
+  {
+    scope: "quiz",
+    action: "choose",
+    keys: [{ digits: [1, 9] }],
+    label: "1-6",
+    description: "answer with that choice",
+    status: "answer",
+    when: ["asking"],
+  },
+  {
+    scope: "quiz",
+    action: "up",
+    keys: up,
+    label: "↑ k",
+    description: "previous choice, or scroll up",
+    status: "move",
+    statusLabel: "↑↓",
+    when: ["asking"],
+  },
+  {
+    scope: "quiz",
+    action: "down",
+    keys: down,
+    label: "↓ j",
+    description: "next choice, or scroll down",
+    when: ["asking"],
+  },
+  {
+    scope: "quiz",
+    action: "answer",
+    keys: [{ name: "return" }],
+    label: "Enter",
+    description: "answer with the highlighted choice",
+    when: ["asking"],
+  },
+  {
+    scope: "quiz",
+    action: "up",
+    keys: up,
+    label: "↑ k",
+    description: "scroll up",
+    status: "scroll",
+    statusLabel: "↑↓",
+    when: ["feedback", "done"],
+  },
+  {
+    scope: "quiz",
+    action: "down",
+    keys: down,
+    label: "↓ j",
+    description: "scroll down",
+    when: ["feedback", "done"],
+  },
+  {
+    scope: "quiz",
+    action: "next",
+    keys: [{ name: "return" }],
+    label: "Enter",
+    description: "next question, then the score",
+    status: "next",
+    when: ["feedback"],
+  },
+  {
+    scope: "quiz",
+    action: "retake",
+    keys: [{ char: "r" }],
+    label: "r",
+    description: "retake the quiz (after the score)",
+    status: "retake",
+    when: ["done"],
+  },
+  {
+    scope: "quiz",
+    action: "back",
+    keys: [{ name: "return" }],
+    label: "Enter",
+    description: "back to the course map (after the score)",
+    status: "map",
+    when: ["done"],
+  },
+  {
+    scope: "quiz",
+    action: "back",
+    keys: back,
+    label: "Esc q",
+    description: "back to the course map",
+    status: "back",
+    statusLabel: "Esc",
+  },
+
+  {
+    scope: "help",
+    action: "up",
+    keys: up,
+    label: "↑ k",
+    description: "scroll up",
+    status: "scroll",
+    statusLabel: "↑↓",
+  },
+  { scope: "help", action: "down", keys: down, label: "↓ j", description: "scroll down" },
+  {
+    scope: "help",
+    action: "back",
+    keys: back,
+    label: "Esc q",
+    description: "close the help",
+    status: "close",
+    statusLabel: "Esc",
+  },
+];
+
+const NAMED: Record<KeyName, keyof Key> = {
+  up: "upArrow",
+  down: "downArrow",
+  left: "leftArrow",
+  right: "rightArrow",
+  pageUp: "pageUp",
+  pageDown: "pageDown",
+  home: "home",
+  end: "end",
+  return: "return",
+  escape: "escape",
+  tab: "tab",
+};
+
+function matches(spec: KeySpec, input: string, key: Key): boolean {
+  if ("name" in spec) return key[NAMED[spec.name]] === true;
+  if ("ctrl" in spec) return key.ctrl && input === spec.ctrl;
+  if (key.ctrl || key.meta) return false;
+  if ("char" in spec) return input === spec.char;
+  const digit = /^[0-9]$/.test(input) ? Number(input) : Number.NaN;
+  return digit >= spec.digits[0] && digit <= spec.digits[1];
+}
+
+function applies(binding: KeyBinding, scope: Scope, state: string | undefined): boolean {
+  return (
+    binding.scope === scope &&
+    (binding.when === undefined || (state !== undefined && binding.when.includes(state)))
+  );
+}
+
+export interface ResolvedKey {
+  action: KeyAction;
+  /** The digit pressed, for "run" and "choose". */
+  digit?: number;
+}
+
+/** The action a key press means in this scope and screen state, if any. */
+export function resolveKey(
+  scope: Scope,
+  input: string,
+  key: Key,
+  state?: string,
+  bindings: readonly KeyBinding[] = KEY_BINDINGS,
+): ResolvedKey | undefined {
+  for (const binding of bindings) {
+    if (!applies(binding, scope, state)) continue;
+    const spec = binding.keys.find((s) => matches(s, input, key));
+    if (!spec) continue;
+    return "digits" in spec
+      ? { action: binding.action, digit: Number(input) }
+      : { action: binding.action };
+  }
+  return undefined;
+}
+
+export interface StatusItem {
+  keys: string;
+  text: string;
+}
+
+/** The status bar's entries: this screen's (in its state), then the global ones. */
+export function statusItems(scope: Scope, state?: string): StatusItem[] {
+  const items: StatusItem[] = [];
+  for (const from of [scope, "global"] as const) {
+    for (const b of KEY_BINDINGS) {
+      if (b.status === undefined || !applies(b, from, from === scope ? state : undefined)) continue;
+      items.push({ keys: b.statusLabel ?? b.label, text: b.status });
+    }
+  }
+  return items;
+}
+
+export interface HelpSection {
+  title: string;
+  entries: { keys: string; description: string }[];
+}
+
+const SCOPE_TITLES: Record<Scope, string> = {
+  global: "Everywhere",
+  map: "Course map",
+  reader: "Reader",
+  lab: "Lab",
+  quiz: "Quiz",
+  help: "Help",
+};
+
+/** The help overlay's content for a screen, generated from the same table as the input. */
+export function helpSections(scope: Scope): HelpSection[] {
+  return [scope, "global" as const].map((s) => ({
+    title: SCOPE_TITLES[s],
+    entries: KEY_BINDINGS.filter((b) => b.scope === s).map((b) => ({
+      keys: b.label,
+      description: b.description,
+    })),
+  }));
+}

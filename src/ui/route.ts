@@ -1,0 +1,83 @@
+import type { Lesson, LoadedCourse } from "../course/schema.js";
+import type { ProgressStore } from "../progress/store.js";
+import type { LessonState, Position } from "../progress/types.js";
+
+export type Route =
+  | { screen: "map" }
+  | { screen: "reader"; lessonId: string; page: number }
+  | { screen: "lab"; lessonId: string }
+  | { screen: "quiz"; lessonId: string };
+
+export type LessonScreen = "reader" | "lab" | "quiz";
+
+/** The page a lesson opens at: the last position's page, else the first unread one. */
+export function resumePage(lesson: Lesson, progress: ProgressStore): number {
+  const last = progress.data.last;
+  const count = lesson.pages.length;
+  if (last?.lessonId === lesson.id && last.screen === "reader" && last.page < count)
+    return last.page;
+  const read = new Set(progress.lesson(lesson.id)?.pagesRead ?? []);
+  for (let page = 0; page < count; page++) if (!read.has(page)) return page;
+  return 0;
+}
+
+export function lessonRoute(lesson: Lesson, screen: LessonScreen, progress: ProgressStore): Route {
+  if (screen === "reader")
+    return { screen, lessonId: lesson.id, page: resumePage(lesson, progress) };
+  return { screen, lessonId: lesson.id };
+}
+
+/** Where "Continue" leads: the last position, when its lesson still exists. */
+export function continueRoute(course: LoadedCourse, last: Position | undefined): Route | undefined {
+  if (!last || last.screen === "map") return undefined;
+  const lesson = course.lessons.find((l) => l.id === last.lessonId);
+  if (!lesson) return undefined;
+  if (last.screen === "reader") {
+    return {
+      screen: "reader",
+      lessonId: lesson.id,
+      page: Math.min(last.page, lesson.pages.length - 1),
+    };
+  }
+  return { screen: last.screen, lessonId: lesson.id };
+}
+
+export function describeRoute(route: Route, lesson: Lesson): string {
+  switch (route.screen) {
+    case "reader":
+      return `reading, page ${route.page + 1} of ${lesson.pages.length}`;
+    case "lab":
+      return "lab";
+    case "quiz":
+      return "quiz";
+    default:
+      return "course map";
+  }
+}
+
+export interface LessonSummary {
+  lesson: Lesson;
+  state: LessonState;
+  pagesRead: number;
+  pageCount: number;
+  missionsMet: number;
+  missionCount: number;
+  /** 0 to 1; undefined before the first attempt. */
+  quizBest?: number;
+}
+
+export function summarize(lesson: Lesson, progress: ProgressStore): LessonSummary {
+  const p = progress.lesson(lesson.id);
+  const pageCount = lesson.pages.length;
+  const missionIds = new Set(lesson.lab.missions.map((m) => m.id));
+  const summary: LessonSummary = {
+    lesson,
+    state: progress.lessonState(lesson),
+    pagesRead: new Set((p?.pagesRead ?? []).filter((i) => i >= 0 && i < pageCount)).size,
+    pageCount,
+    missionsMet: (p?.missionsMet ?? []).filter((id) => missionIds.has(id)).length,
+    missionCount: missionIds.size,
+  };
+  if (p?.quiz) summary.quizBest = p.quiz.best;
+  return summary;
+}

@@ -1,0 +1,163 @@
+import { Box, Text } from "ink";
+import { formatScore } from "../../course/quiz.js";
+import type { LessonState } from "../../progress/types.js";
+import { Header } from "../components/Header.js";
+import type { LessonSummary } from "../route.js";
+import { clamp, numbered, padTo, plural, truncate, wrap } from "../text.js";
+import { type Theme, useTheme } from "../theme.js";
+
+export const STATE_LABELS: Record<LessonState, string> = {
+  new: "new",
+  "in-progress": "in progress",
+  done: "done",
+};
+
+function stateColor(state: LessonState, theme: Theme): string | undefined {
+  if (state === "done") return theme.status.success;
+  if (state === "in-progress") return theme.status.warning;
+  return theme.text.secondary;
+}
+
+export interface CourseMapViewProps {
+  title: string;
+  notice?: string;
+  /** "Continue: <lesson> — <where>", the first item when there is a last position. */
+  continueLabel?: string;
+  lessons: LessonSummary[];
+  /** Index into [continue?, ...lessons]. */
+  selected: number;
+  /** The lesson whose summary and objectives are shown. */
+  detail?: LessonSummary;
+  width: number;
+  height: number;
+}
+
+const POINTER_WIDTH = 2;
+
+function statsColumns(s: LessonSummary): string[] {
+  return [
+    padTo(STATE_LABELS[s.state], 11),
+    padTo(`quiz ${s.quizBest === undefined ? "-" : formatScore(s.quizBest)}`, 9),
+    padTo(`missions ${s.missionsMet}/${s.missionCount}`, 13),
+    `pages ${s.pagesRead}/${s.pageCount}`,
+  ];
+}
+
+function detailLines(
+  s: LessonSummary,
+  width: number,
+  bullet: string,
+): { text: string; bold?: boolean; dim?: boolean }[] {
+  const { meta, lab } = s.lesson;
+  const lines: { text: string; bold?: boolean; dim?: boolean }[] = [
+    { text: meta.title, bold: true },
+    {
+      text: [
+        meta.server,
+        `about ${meta.minutes} min`,
+        plural(s.pageCount, "page"),
+        plural(lab.experiments.length, "experiment"),
+        plural(lab.missions.length, "mission"),
+      ].join(" · "),
+      dim: true,
+    },
+    ...wrap(meta.summary, width).map((text) => ({ text })),
+    { text: "" },
+    { text: "You will:", dim: true },
+  ];
+  for (const objective of meta.objectives) {
+    for (const text of wrap(`${bullet} ${objective}`, width)) lines.push({ text });
+  }
+  return lines;
+}
+
+/** The course map: every lesson with its progress, and the selected lesson's details. */
+export function CourseMapView({
+  title,
+  notice,
+  continueLabel,
+  lessons,
+  selected,
+  detail,
+  width,
+  height,
+}: CourseMapViewProps) {
+  const theme = useTheme();
+  const done = lessons.filter((l) => l.state === "done").length;
+  const noticeLines = notice ? wrap(`${theme.symbols.warning} ${notice}`, width).slice(0, 2) : [];
+  const offset = continueLabel === undefined ? 0 : 1;
+  const itemCount = lessons.length + offset;
+  const listHeight = clamp(height - 3 - noticeLines.length - 6, Math.min(3, itemCount), itemCount);
+  const first = clamp(
+    selected - Math.floor(listHeight / 2),
+    0,
+    Math.max(0, itemCount - listHeight),
+  );
+  const detailsHeight = Math.max(0, height - 3 - noticeLines.length - listHeight);
+  const statsWidth = 11 + 1 + 9 + 1 + 13 + 1 + 11;
+  const titleWidth = Math.max(10, width - POINTER_WIDTH - 4 - 1 - statsWidth);
+
+  const rows = [];
+  for (let i = first; i < Math.min(itemCount, first + listHeight); i++) {
+    const isSelected = i === selected;
+    const pointer = isSelected ? `${theme.symbols.pointer} ` : "  ";
+    if (i < offset && continueLabel !== undefined) {
+      rows.push(
+        <Text
+          key="continue"
+          bold={isSelected}
+          color={isSelected ? theme.text.accent : undefined}
+          wrap="truncate-end"
+        >
+          {pointer}
+          {truncate(continueLabel, width - POINTER_WIDTH)}
+        </Text>,
+      );
+      continue;
+    }
+    const s = lessons[i - offset];
+    if (!s) continue;
+    const [state, quiz, missions, pages] = statsColumns(s);
+    rows.push(
+      <Text key={s.lesson.id} wrap="truncate-end">
+        <Text bold={isSelected} color={isSelected ? theme.text.accent : undefined}>
+          {pointer}
+          {padTo(`${i - offset + 1}. ${s.lesson.meta.title}`, titleWidth + 4)}{" "}
+        </Text>
+        <Text color={stateColor(s.state, theme)}>{state} </Text>
+        <Text color={theme.text.secondary}>
+          {quiz} {missions} {pages}
+        </Text>
+      </Text>,
+    );
+  }
+
+  const details = detail
+    ? numbered(detailLines(detail, width - 2, theme.symbols.bullet)).slice(0, detailsHeight)
+    : [];
+
+  return (
+    <Box flexDirection="column" width={width} height={height} overflow="hidden">
+      <Header title={title} right={`${done} of ${lessons.length} lessons done`} width={width} />
+      {numbered(noticeLines).map(({ id, line }) => (
+        <Text key={`notice-${id}`} color={theme.status.warning} wrap="truncate-end">
+          {line}
+        </Text>
+      ))}
+      <Text> </Text>
+      {rows}
+      <Text> </Text>
+      {details.map(({ id, line }) => (
+        <Text
+          key={`detail-${id}`}
+          bold={line.bold}
+          color={line.dim ? theme.text.secondary : undefined}
+          wrap="truncate-end"
+        >
+          {"  "}
+          {line.text === "" ? " " : line.text}
+        </Text>
+      ))}
+    </Box>
+  );
+}

@@ -1,0 +1,92 @@
+import { afterEach, describe, expect, test } from "vitest";
+import { loadCourse } from "../../src/course/loader.js";
+import { LAB_FIXED_LINES, labLayout } from "../../src/ui/screens/lab-layout.js";
+import { closeApps, frameLines, openApp, type Screen } from "./helpers.js";
+
+afterEach(closeApps);
+
+function expectFits(screen: Screen, columns: number, rows: number) {
+  const lines = frameLines(screen.frame());
+  expect(lines.length).toBeLessThan(rows);
+  for (const line of lines) expect(line.length).toBeLessThanOrEqual(columns);
+}
+
+describe("terminal size", () => {
+  test("a terminal smaller than 80x24 asks to be enlarged, and recovers on resize", async () => {
+    const { screen } = await openApp({ columns: 70, rows: 20 });
+    let frame = await screen.waitFor("Please enlarge");
+    expect(frame).toContain("Please enlarge the terminal to at least 80x24 (now 70x20).");
+    expectFits(screen, 70, 20);
+
+    await screen.resize(80, 23);
+    expect(screen.frame()).toContain("(now 80x23)");
+    await screen.resize(80, 24);
+    frame = await screen.waitFor("Fixture course");
+    expect(frame).not.toContain("Please enlarge");
+    expectFits(screen, 80, 24);
+
+    await screen.resize(79, 30);
+    await screen.waitFor("(now 79x30)");
+  });
+
+  test("keys other than Ctrl+C do nothing while the terminal is too small", async () => {
+    const app = await openApp({ columns: 60, rows: 10 });
+    await app.screen.waitFor("Please enlarge");
+    await app.screen.press("enter");
+    await app.screen.press("?");
+    await app.screen.resize(80, 24);
+    const frame = await app.screen.waitFor("Fixture course");
+    expect(frame).not.toContain("Everywhere");
+    await app.screen.press("ctrlC");
+    expect(app.quits()).toBe(1);
+  });
+
+  test.each([
+    [80, 24],
+    [100, 30],
+    [200, 60],
+  ])("every screen stays below the last row at %ix%i", async (columns, rows) => {
+    const course = await loadCourse("lessons");
+    const { screen } = await openApp({ course, columns, rows });
+    await screen.waitFor("lessons done");
+    expectFits(screen, columns, rows);
+    await screen.press("enter");
+    await screen.waitFor((f) => !f.includes("Rendering…") && f.includes("page 1 of"));
+    expectFits(screen, columns, rows);
+    for (let page = 1; page < (course.lessons[0]?.pages.length ?? 0); page++) {
+      await screen.press("n");
+      await screen.waitFor((f) => f.includes(`page ${page + 1} of`) && !f.includes("Rendering…"));
+      expectFits(screen, columns, rows);
+    }
+    await screen.press("c");
+    await screen.waitFor((f) => f.includes("file 1 of") && !f.includes("Rendering…"));
+    expectFits(screen, columns, rows);
+    await screen.press("?");
+    await screen.waitFor("Everywhere");
+    expectFits(screen, columns, rows);
+    await screen.press("escape");
+    await screen.press("t");
+    await screen.waitFor("question 1 of");
+    expectFits(screen, columns, rows);
+    await screen.press("1");
+    expectFits(screen, columns, rows);
+  });
+
+  test("the lab's parts never add up to more than the height it is given", () => {
+    for (let height = 0; height <= 60; height++) {
+      for (let experiments = 1; experiments <= 9; experiments++) {
+        for (let missions = 1; missions <= 12; missions++) {
+          const l = labLayout(height, experiments, missions);
+          const used = LAB_FIXED_LINES + l.listRows + l.logLines + l.inspectorLines;
+          if (height >= 22) {
+            expect(used).toBe(height);
+            expect(l.listRows * l.experimentColumns).toBeGreaterThanOrEqual(
+              Math.min(experiments, l.listRows * 2),
+            );
+            expect(l.inspectorLines).toBeGreaterThanOrEqual(3);
+          }
+        }
+      }
+    }
+  });
+});
