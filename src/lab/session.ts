@@ -300,7 +300,14 @@ export class LabSession implements LabSessionApi {
 
   #track(event: LabEvent): void {
     const ids = this.#tracker.push(event);
-    if (ids.length === 0) return;
+    if (ids.length === 0) {
+      const status = this.#tracker.status();
+      if (status.some((m, i) => m.progress !== this.#missions[i]?.progress)) {
+        this.#missions = status;
+        this.#changed(false);
+      }
+      return;
+    }
     const { progress, lessonId, lab } = this.#opts;
     for (const id of ids) {
       try {

@@ -151,13 +151,14 @@ describe("LabSession", () => {
     const saved = ProgressStore.open({ home: h }).lesson("http-server")?.missionsMet;
     expect(saved).toEqual(["lab-get", "own-request"]);
 
-    const logs = session.snapshot().logs;
+    const { logs } = await until(session, (x) =>
+      x.logs.some(
+        (l) => l.stream === "stderr" && l.text.includes('"GET /my-note.txt HTTP/1.1" 200'),
+      ),
+    );
     const seqs = logs.map((l) => l.seq);
     expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
     expect(new Set(seqs).size).toBe(seqs.length);
-    expect(
-      logs.some((l) => l.stream === "stderr" && l.text.includes('"GET /my-note.txt HTTP/1.1" 200')),
-    ).toBe(true);
     for (let i = 1; i < seen.length; i++) expect(seen[i]).not.toBe(seen[i - 1]);
 
     const r3 = await session.runExperiment(3);
@@ -202,6 +203,24 @@ describe("LabSession", () => {
         .missions.filter((m) => m.met)
         .map((m) => m.id),
     ).toEqual(["own-request", "lab-get", "lab-requests"]);
+  });
+
+  it("shows a mission's partial progress before it is met", async () => {
+    const h = home();
+    const progress = ProgressStore.open({ home: h });
+    const session = new LabSession({ lessonId: "http-server", lab, lessonDir: h, progress });
+    await session.start();
+    const before = session.snapshot().missions.find((m) => m.id === "lab-requests");
+    expect(before?.progress).toBe(0);
+    await session.runExperiment(1);
+    const after = await until(
+      session,
+      (x) => (x.missions.find((m) => m.id === "lab-requests")?.progress ?? 0) >= 1,
+    );
+    const partial = after.missions.find((m) => m.id === "lab-requests");
+    expect(partial?.met).toBe(false);
+    expect(partial?.needed).toBe(30);
+    await session.stop();
   });
 
   it("keeps the learner's workspace edits across sessions", async () => {
