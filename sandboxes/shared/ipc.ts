@@ -1,0 +1,76 @@
+import {
+  type IpcEnvelope,
+  PROTOCOL_VERSION,
+  type SandboxControl,
+  type SandboxEvent,
+} from "./protocol.js";
+
+let inFlight = 0;
+let drained: (() => void)[] = [];
+
+/** True when the process was started with an IPC channel that is still open. */
+export function hasIpc(): boolean {
+  return typeof process.send === "function" && process.connected;
+}
+
+function settle(): void {
+  inFlight--;
+  if (inFlight === 0) {
+    const waiters = drained;
+    drained = [];
+    for (const resolve of waiters) resolve();
+  }
+}
+
+/** Sends `{v: 1, msg: event}` to the parent; does nothing without IPC and never throws. */
+export function sendEvent(event: SandboxEvent): void {
+  if (!hasIpc()) return;
+  const envelope: IpcEnvelope<SandboxEvent> = { v: PROTOCOL_VERSION, msg: event };
+  inFlight++;
+  try {
+    process.send?.(envelope, undefined, {}, settle);
+  } catch {
+    settle();
+  }
+}
+
+/** Resolves once every event sent so far has been handed to the OS, or after `timeoutMs`. */
+export function flushEvents(timeoutMs = 300): Promise<void> {
+  if (inFlight === 0 || !hasIpc()) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, timeoutMs);
+    drained.push(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+function asControl(raw: unknown): SandboxControl | undefined {
+  if (typeof raw !== "object" || raw === null) return undefined;
+  const envelope = raw as { v?: unknown; msg?: unknown };
+  if (envelope.v !== PROTOCOL_VERSION) return undefined;
+  const msg = envelope.msg as { type?: unknown } | null | undefined;
+  if (typeof msg !== "object" || msg === null) return undefined;
+  if (msg.type === "stop") return { type: "stop" };
+  return undefined;
+}
+
+/** Calls `handler` for each valid control message from the parent; others are ignored. */
+export function onControl(handler: (control: SandboxControl) => void): void {
+  if (typeof process.send !== "function") return;
+  process.on("message", (raw: unknown) => {
+    const control = asControl(raw);
+    if (control) handler(control);
+  });
+}
+
+/** Calls `handler` once when the IPC channel closes (the parent exited or was killed). */
+export function onParentGone(handler: () => void): void {
+  if (typeof process.send !== "function") return;
+  if (!process.connected) {
+    setImmediate(handler);
+    return;
+  }
+  process.once("disconnect", handler);
+}
