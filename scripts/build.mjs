@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { chmodSync, cpSync, existsSync, readFileSync, rmSync } from "node:fs";
 import { build } from "esbuild";
 
@@ -39,4 +40,18 @@ await Promise.all([
 ]);
 chmodSync(`${outdir}cli.js`, 0o755);
 const demoSite = new URL("../sandboxes/static/demo-site", import.meta.url).pathname;
-if (existsSync(demoSite)) cpSync(demoSite, `${outdir}sandboxes/static/demo-site`, { recursive: true });
+if (existsSync(demoSite))
+  cpSync(demoSite, `${outdir}sandboxes/static/demo-site`, { recursive: true });
+
+const compiler = `${outdir}compile-course.mjs`;
+await build({
+  ...common,
+  minify: false,
+  entryPoints: ["scripts/compile-course.ts"],
+  outfile: compiler,
+});
+try {
+  execFileSync(process.execPath, [compiler], { stdio: "inherit" });
+} finally {
+  rmSync(compiler, { force: true });
+}

@@ -9,6 +9,9 @@ import { CliError, PROGRAM, shellArg, usageError } from "./errors.js";
 const PROBLEMS_SHOWN = 5;
 
 export async function openCourse(dir: string | undefined): Promise<LoadedCourse> {
+  const { loadCompiledCourse } = await import("../course/compiled.js");
+  const compiled = loadCompiledCourse(dir ?? defaultLessonsDir());
+  if (compiled) return compiled;
   const { loadCourse, CoursePackError, formatProblem } = await import("../course/loader.js");
   try {
     return await loadCourse(dir);

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod/mini";
 import {
   type ErrorEvent,
   type IpcEnvelope,
@@ -17,37 +17,37 @@ export const listeningEventSchema = z.object({
   type: z.literal("listening"),
   sandbox: sandboxName,
   flavour: z.string(),
-  pid: z.number().int(),
+  pid: z.int(),
   host: z.string(),
-  port: z.number().int().min(1).max(65535),
+  port: z.int().check(z.minimum(1), z.maximum(65535)),
   url: z.string(),
-  directory: z.string().optional(),
+  directory: z.optional(z.string()),
   options: z.record(z.string(), optionValue),
 });
 
 export const requestEventSchema = z.object({
   type: z.literal("request"),
-  id: z.number().int(),
+  id: z.int(),
   time: z.string(),
   remote: z.string(),
   method: z.string(),
   target: z.string(),
   path: z.string(),
   version: z.string(),
-  status: z.number().int(),
+  status: z.int(),
   reason: z.string(),
   requestHeaders: stringRecord,
   responseHeaders: stringRecord,
   bytes: z.number(),
   durationMs: z.number(),
-  worker: z.number().int().optional(),
+  worker: z.optional(z.int()),
 });
 
 export const errorEventSchema = z.object({
   type: z.literal("error"),
   code: z.string(),
   message: z.string(),
-  hint: z.string().optional(),
+  hint: z.optional(z.string()),
   fatal: z.boolean(),
 });
 

@@ -9,7 +9,7 @@ import {
   writeSync,
 } from "node:fs";
 import { join } from "node:path";
-import { z } from "zod";
+import * as z from "zod/mini";
 import type { Lesson } from "../course/schema.js";
 import { PROGRESS_FILE, type ProgressLocationOptions, progressHome } from "./location.js";
 import {
@@ -23,31 +23,31 @@ import {
 export { progressFileForHelp, progressHome } from "./location.js";
 
 const quizRecordSchema = z.object({
-  best: z.number().min(0).max(1),
-  last: z.number().min(0).max(1),
-  attempts: z.number().int().min(0),
+  best: z.number().check(z.minimum(0), z.maximum(1)),
+  last: z.number().check(z.minimum(0), z.maximum(1)),
+  attempts: z.int().check(z.minimum(0)),
   passed: z.boolean(),
 });
 
 const lessonProgressSchema = z.object({
-  pagesRead: z.array(z.number().int().min(0)),
-  pageCount: z.number().int().min(0),
+  pagesRead: z.array(z.int().check(z.minimum(0))),
+  pageCount: z.int().check(z.minimum(0)),
   missionsMet: z.array(z.string()),
   labOpened: z.boolean(),
-  quiz: quizRecordSchema.optional(),
+  quiz: z.optional(quizRecordSchema),
   updatedAt: z.string(),
 });
 
 const positionSchema = z.object({
   lessonId: z.string(),
   screen: z.enum(["map", "reader", "lab", "quiz"]),
-  page: z.number().int().min(0),
+  page: z.int().check(z.minimum(0)),
 });
 
 export const progressSchema = z.object({
   version: z.literal(PROGRESS_VERSION),
   lessons: z.record(z.string(), lessonProgressSchema),
-  last: positionSchema.optional(),
+  last: z.optional(positionSchema),
 });
 
 /** Turns the parsed JSON of a version-n file into the version n+1 shape. */
