@@ -198,6 +198,28 @@ const plainStyles = {
   href: identity,
 };
 
+const SGR = new RegExp(`${ESC}\\[([0-9;]*)m`, "g");
+
+/**
+ * A heading in bold, a page title (level 1) also in the theme's accent colour (cyan). A style
+ * inside it (a code span, a link) ends by going back to the heading's, not to plain text.
+ */
+function headingStyle(colour?: number): (text: string) => string {
+  const open = colour === undefined ? `${ESC}[1m` : `${ESC}[1;${colour}m`;
+  return (text) => {
+    const inner = text.replace(SGR, (sequence, params: string) => {
+      const codes = params === "" ? ["0"] : params.split(";");
+      const again: string[] = [];
+      if (codes.includes("0") || codes.includes("22")) again.push("1");
+      if (colour !== undefined && (codes.includes("0") || codes.includes("39")))
+        again.push(String(colour));
+      return again.length > 0 ? `${sequence}${ESC}[${again.join(";")}m` : sequence;
+    });
+    return `${open}${inner}${ESC}[22;39m`;
+  };
+}
+const colourStyles = { firstHeading: headingStyle(36), heading: headingStyle() };
+
 const instances = new Map<string, Promise<Marked>>();
 
 async function createMarked(width: number, color: boolean): Promise<Marked> {
@@ -208,12 +230,12 @@ async function createMarked(width: number, color: boolean): Promise<Marked> {
   const marked = new Marked();
   marked.use(
     markedTerminal({
-      ...(color ? {} : plainStyles),
+      ...(color ? colourStyles : plainStyles),
       width,
       reflowText: true,
       tab: 2,
       emoji: false,
-      showSectionPrefix: true,
+      showSectionPrefix: false,
     }),
   );
   // A terminal hyperlink hides its address, which a learner may need to copy.

@@ -285,15 +285,18 @@ export class LabSession implements LabSessionApi {
     if (this.#state !== "failed" && this.#state !== "stopped") this.#setState("stopped");
   }
 
-  resetWorkspace(): void {
+  resetWorkspace(): boolean {
     const { lessonId, progress } = this.#opts;
+    let done = false;
     try {
       this.#workspace = resetWorkspace(lessonId, this.#template(), progress.workspacesDir());
       this.#log("lab", `Copied a fresh workspace to ${this.#workspace}.`);
+      done = true;
     } catch (err) {
       this.#log("lab", `Could not reset the workspace: ${errorInfo(err).message}`);
     }
     this.#changed(true);
+    return done;
   }
 
   // ---- missions -------------------------------------------------------------------------------

@@ -108,7 +108,10 @@ export interface LabSessionApi {
   /** Undefined when no experiment has this key or another one is still running. */
   runExperiment(key: number): Promise<ExperimentResult | undefined>;
   curlCommand(): string | undefined;
-  /** Copies the lab's workspace template again over the learner's edits. */
-  resetWorkspace(): void;
+  /**
+   * Copies the lab's workspace template again over the learner's edits; false when that failed
+   * (the log says why).
+   */
+  resetWorkspace(): boolean;
   stop(): Promise<void>;
 }

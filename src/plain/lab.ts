@@ -55,6 +55,9 @@ function overview(
   if (curl) io.say(`Try it yourself: ${curl}`);
   if (snap.workspace)
     io.say(`Workspace (the files it serves; edit them freely): ${snap.workspace}`);
+  // The intro refers to "the URL shown above".
+  io.say();
+  io.say(wrap(lesson.lab.intro, ctx.width));
   io.say("Experiments:");
   for (const e of lesson.lab.experiments) {
     io.say(`  ${e.key}. ${e.title}`);
@@ -116,7 +119,6 @@ export async function runLab(ctx: PlainContext, lesson: Lesson): Promise<void> {
     io.say(
       `Lab: ${lesson.meta.title} (${lab.sandbox} sandbox${lab.flavour ? `, ${lab.flavour}` : ""})`,
     );
-    io.say(wrap(lab.intro, ctx.width));
     io.say("Starting the server...");
     await session.start();
     const started = session.snapshot();

@@ -21,6 +21,12 @@ export type KeyAction =
   | "quiz"
   | "run"
   | "focus"
+  | "zoom"
+  | "missions"
+  | "unzoom"
+  | "reset"
+  | "confirm"
+  | "cancel"
   | "choose"
   | "answer"
   | "retake";
@@ -216,6 +222,25 @@ export const KEY_BINDINGS: readonly KeyBinding[] = [
 
   {
     scope: "lab",
+    action: "confirm",
+    keys: [{ char: "y" }],
+    label: "y",
+    description: "yes, reset the workspace files (when asked)",
+    status: "yes",
+    when: ["confirm"],
+  },
+  {
+    scope: "lab",
+    action: "cancel",
+    keys: [{ char: "n" }, { name: "escape" }],
+    label: "n Esc",
+    description: "no, keep the workspace files as they are (when asked)",
+    status: "no",
+    statusLabel: "n",
+    when: ["confirm"],
+  },
+  {
+    scope: "lab",
     action: "run",
     keys: [{ digits: [1, 9] }],
     label: "1-9",
@@ -232,10 +257,26 @@ export const KEY_BINDINGS: readonly KeyBinding[] = [
   },
   {
     scope: "lab",
+    action: "zoom",
+    keys: [{ char: "z" }],
+    label: "z",
+    description: "show the focused pane over the whole lab, or the whole lab again",
+    status: "zoom",
+  },
+  {
+    scope: "lab",
+    action: "missions",
+    keys: [{ char: "m" }],
+    label: "m",
+    description: "show every mission with its hint, or the whole lab again",
+    status: "missions",
+  },
+  {
+    scope: "lab",
     action: "up",
     keys: up,
     label: "↑ k",
-    description: "scroll the focused pane up",
+    description: "scroll the focused pane (or the missions) up",
     status: "scroll",
     statusLabel: "↑↓",
   },
@@ -244,7 +285,7 @@ export const KEY_BINDINGS: readonly KeyBinding[] = [
     action: "down",
     keys: down,
     label: "↓ j",
-    description: "scroll the focused pane down",
+    description: "scroll the focused pane (or the missions) down",
   },
   {
     scope: "lab",
@@ -269,11 +310,28 @@ export const KEY_BINDINGS: readonly KeyBinding[] = [
   },
   {
     scope: "lab",
+    action: "reset",
+    keys: [{ char: "R" }],
+    label: "R",
+    description: "reset the workspace to the lab's original files (asks first)",
+  },
+  {
+    scope: "lab",
     action: "quiz",
     keys: [{ char: "t" }],
     label: "t",
     description: "stop the server and take the quiz",
     status: "quiz",
+  },
+  {
+    scope: "lab",
+    action: "unzoom",
+    keys: back,
+    label: "Esc q",
+    description: "back to the whole lab (from a zoomed pane or the missions)",
+    status: "whole lab",
+    statusLabel: "Esc",
+    when: ["zoomed"],
   },
   {
     scope: "lab",
@@ -283,6 +341,7 @@ export const KEY_BINDINGS: readonly KeyBinding[] = [
     description: "stop the server and go back to the map",
     status: "back",
     statusLabel: "Esc",
+    when: ["overview"],
   },
 
   {

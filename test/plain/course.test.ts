@@ -96,6 +96,12 @@ describe("plain mode through a pipe", () => {
 
     expect(out).toMatch(/^Try it yourself: curl -v http:\/\/127\.0\.0\.1:\d+\/$/m);
     expect(out).toMatch(/^Workspace \(.*\): \/.+$/m);
+    // The intro speaks of "the URL shown above": it comes after the server's URL.
+    const intro = out.indexOf(lesson.lab.intro.split(/\s+/).slice(0, 6).join(" "));
+    expect(intro).toBeGreaterThan(0);
+    expect(intro).toBeGreaterThan(out.search(/^Server: http:\/\/127\.0\.0\.1:\d+/m));
+    expect(intro).toBeGreaterThan(out.indexOf("Try it yourself: curl -v"));
+    expect(intro).toBeLessThan(out.indexOf("Experiments:"));
     for (const e of lesson.lab.experiments) {
       expect(out).toContain(`Running ${e.key}. ${e.title} ...`);
       expect(out).toContain(`Result: ${e.title}: `);

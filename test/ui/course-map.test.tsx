@@ -1,6 +1,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
+import { loadCourse } from "../../src/course/loader.js";
 import { ProgressStore } from "../../src/progress/store.js";
 import { closeApps, openApp } from "./helpers.js";
 
@@ -27,6 +28,29 @@ describe("course map", () => {
     );
     expect(lessonLine(frame, "2. Beta")).toMatch(/done\s+quiz 100%\s+missions 1\/1\s+pages 0\/1/);
     expect(frame).toContain("1 of 2 lessons done");
+  });
+
+  test("at 80 columns long titles stay whole: the pages read move to the details", async () => {
+    const course = await loadCourse("lessons");
+    const { screen } = await openApp({
+      course,
+      progress: (home) => {
+        const store = ProgressStore.open({ home });
+        store.markPageRead(course.lessons[0]?.id ?? "", 0, course.lessons[0]?.pages.length ?? 0);
+        return store;
+      },
+    });
+    const frame = await screen.waitFor("lessons done");
+    for (const [i, lesson] of course.lessons.entries()) {
+      const line = lessonLine(frame, `${i + 1}. ${lesson.meta.title}`);
+      expect(line).toMatch(/ {2}(new|in progress|done)\s+quiz \S+\s+missions \d+\/\d+$/);
+      expect(line).not.toContain("…");
+      expect(line.length).toBeLessThanOrEqual(80);
+    }
+    const pages = course.lessons[0]?.pages.length;
+    expect(frame).toMatch(new RegExp(`· ${pages} pages, 1 read ·`));
+    // The facts under the title wrap between items, never inside one.
+    expect(frame).not.toMatch(/· \d+\n/);
   });
 
   test("moves the selection with arrows and j/k and shows the selected lesson's details", async () => {

@@ -68,7 +68,18 @@ describe("status bar", () => {
 
 describe("key table", () => {
   const scopes: Scope[] = ["map", "reader", "lab", "quiz", "help"];
-  const states = [undefined, "page", "last", "code", "asking", "feedback", "done"];
+  const states = [
+    undefined,
+    "page",
+    "last",
+    "code",
+    "asking",
+    "feedback",
+    "done",
+    "overview",
+    "zoomed",
+    "confirm",
+  ];
 
   test("no key means two things in the same screen and state", () => {
     const signature = (k: object) => JSON.stringify(k);

@@ -1,11 +1,11 @@
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, test } from "vitest";
 import { loadCourse } from "../../src/course/loader.js";
-import type { LoadedCourse } from "../../src/course/schema.js";
-import { sandboxEntry } from "../../src/paths.js";
-import { closeApps, fixtureCourse, openApp, type Screen } from "./helpers.js";
+import type { LoadedCourse, Mission } from "../../src/course/schema.js";
+import { sandboxAssets, sandboxEntry } from "../../src/paths.js";
+import { closeApps, fixtureCourse, frameLines, openApp, type Screen } from "./helpers.js";
 
 afterEach(closeApps);
 
@@ -70,9 +70,111 @@ describe("lab", () => {
 
     await screen.press("1");
     frame = await screen.waitFor("HTTP/1.0 200 OK");
-    expect(frame).toMatch(/GET \/hello\.txt HTTP\/1\.1 +│ HTTP\/1\.0 200 OK/);
     expect(frame).toContain("Inspector: 1 GET /hello.txt");
+    // What the experiment teaches comes first; at 80 columns the exchange is below it.
+    expect(frame).toMatch(/^The whole exchange for one small file\. Sent: the request line/m);
+    await screen.press("z");
+    frame = screen.frame();
+    // Last-Modified does not fit half of 80 columns, so request and response are stacked.
+    expect(frame).toMatch(/^Sent:\n {2}GET \/hello\.txt HTTP\/1\.1$/m);
+    expect(frame).toMatch(/^Received:\n {2}HTTP\/1\.0 200 OK$/m);
+    await screen.press("z");
     await screen.waitFor((f) => /"GET \/hello\.txt HTTP\/1\.1" 200 -/.test(f));
+  });
+
+  test("on a wide terminal the request and the response are side by side", async () => {
+    const { screen } = await openApp({
+      course: lessons,
+      start: { lessonId: "http-basics", screen: "lab" },
+      columns: 120,
+      rows: 40,
+    });
+    await listening(screen);
+    await screen.press("1");
+    const frame = await screen.waitFor("HTTP/1.0 200 OK");
+    expect(frame).toMatch(/^Sent: +│ Received:$/m);
+    expect(frame).toMatch(/GET \/hello\.txt HTTP\/1\.1 +│ HTTP\/1\.0 200 OK/);
+    expect(frame).toMatch(/│ Last-Modified: \w{3}, \d{2} \w{3} \d{4} [\d:]{8} GMT$/m);
+  });
+
+  test.each([["http-basics"], ["http-server"]])(
+    "at 80x24 every experiment of %s has its whole title on a row of its own",
+    async (id) => {
+      const lesson = lessons.lessons.find((l) => l.id === id);
+      if (!lesson) throw new Error(`no lesson ${id}`);
+      const { screen } = await openApp({ course: lessons, start: { lessonId: id, screen: "lab" } });
+      await listening(screen);
+      const frame = screen.frame();
+      expect(frameLines(frame).length).toBeLessThan(24);
+      for (const e of lesson.lab.experiments) {
+        expect(frame).toMatch(new RegExp(`^${e.key} ${literal(e.title)}  `, "m"));
+      }
+      // The next mission's whole title, wrapped in the missions column, then its hint.
+      const lines = frameLines(frame);
+      const header = lines.findIndex((l) => l.startsWith("Experiments"));
+      const column = lines[header]?.indexOf("Missions") ?? -1;
+      expect(column).toBeGreaterThan(0);
+      const missions = lines
+        .slice(header + 1, header + 1 + lesson.lab.experiments.length)
+        .map((l) => l.slice(column).trim())
+        .join(" ");
+      expect(missions).toContain(`[ ] ${lesson.lab.missions[0]?.title}`);
+      expect(missions).toMatch(/\[ \] .*Hint: \S/);
+    },
+  );
+
+  test("z shows the focused pane over the whole lab and scrolls it; Tab switches it; Esc goes back", async () => {
+    const { screen } = await openApp({
+      course: lessons,
+      start: { lessonId: "http-basics", screen: "lab" },
+    });
+    const { pid } = await listening(screen);
+    await screen.press("3");
+    await screen.waitFor("404 File not found");
+    await screen.press("z");
+    let frame = screen.frame();
+    expect(frame).not.toContain("Experiments");
+    expect(frame).toMatch(/^- > Inspector: 3 GET \/nope\.txt \(404\) -+ \d+ more lines ↓ -$/m);
+    expect(frame).toMatch(/^No such file, so the status line reads/m);
+    expect(frame).not.toContain("</html>");
+    expect(frameLines(frame).length).toBeLessThan(24);
+    expect(frameLines(frame).at(-1)).toContain("Esc whole lab");
+    await screen.press("pageDown");
+    await screen.press("pageDown");
+    frame = screen.frame();
+    expect(frame).toMatch(/^ {2}<\/html>$/m);
+    expect(frame).not.toContain("No such file");
+
+    await screen.press("tab");
+    frame = await screen.waitFor((f) => /"GET \/nope\.txt HTTP\/1\.1" 404 -/.test(f));
+    expect(frame).toMatch(/^- > Log -+$/m);
+    expect(frame).toContain("Serving HTTP on 127.0.0.1");
+    expect(frame).not.toContain("Inspector");
+
+    await screen.press("escape");
+    frame = screen.frame();
+    expect(frame).toContain("Experiments");
+    expect(frame).toMatch(/^- > Log/m);
+    expect(frame).toMatch(/^- Inspector: 3 GET \/nope\.txt/m);
+    expect(isAlive(pid)).toBe(true);
+  });
+
+  test("m shows every mission with its whole title and hint, and m again goes back", async () => {
+    const { screen } = await openApp({
+      course: lessons,
+      start: { lessonId: "http-basics", screen: "lab" },
+    });
+    await listening(screen);
+    await screen.press("m");
+    const frame = screen.frame();
+    expect(frame).toMatch(/^- > Missions 0\/5 -/m);
+    expect(frame).toMatch(
+      /^\[ \] Fetch three different files and compare their Content-type 0\/3$/m,
+    );
+    expect(frame).toMatch(/^ {4}Hint: `curl -I` on three files of the demo site/m);
+    expect(frame).not.toContain("Experiments");
+    await screen.press("m");
+    expect(screen.frame()).toContain("Experiments");
   });
 
   test("a request of the learner's own meets a mission, which flashes", async () => {
@@ -82,14 +184,83 @@ describe("lab", () => {
     });
     const { url } = await listening(screen);
     expect(screen.frame()).toContain("Missions 0/5");
-    expect(screen.frame()).toMatch(/\[ \] Fetch three different files an… 0\/3/);
+    expect(screen.frame()).toMatch(/\[ \] Fetch three different … 0\/3/);
 
     expect(await get(new URL("/hello.txt", url).href)).toBe(200);
     expect(await get(new URL("/nope.txt", url).href)).toBe(404);
     const frame = await screen.waitFor("Mission met: Get a 404 with your own curl or browser");
     expect(frame).toContain("Missions 1/5");
-    expect(frame).toMatch(/\[x\] Get a 404 with your own curl/);
+    expect(frame).toMatch(/\[x\] Get a 404 with your own/);
     expect(progress.lesson("http-basics")?.missionsMet).toEqual(["own-404"]);
+  });
+
+  test("a mission that needs two requests shows 1/2 after the first and is met by the second", async () => {
+    const fixture = await fixtureCourse();
+    const twice: Mission = {
+      id: "fetch-twice",
+      title: "Fetch the listing twice yourself",
+      hint: "curl the URL shown above two times.",
+      when: { event: "request", from: "learner", match: { status: 200 }, count: 2 },
+    };
+    const course = {
+      ...fixture,
+      lessons: fixture.lessons.map((l) =>
+        l.id === "beta" ? { ...l, lab: { ...l.lab, missions: [twice] } } : l,
+      ),
+    };
+    const { screen, progress } = await openApp({
+      course,
+      start: { lessonId: "beta", screen: "lab" },
+    });
+    const { url } = await listening(screen);
+    expect(screen.frame()).toMatch(/\[ \] Fetch the listing twice yourself 0\/2/);
+
+    expect(await get(url)).toBe(200);
+    let frame = await screen.waitFor("twice yourself 1/2");
+    expect(frame).toMatch(/\[ \] Fetch the listing twice yourself 1\/2/);
+    expect(frame).toContain("Missions 0/1");
+    expect(progress.lesson("beta")?.missionsMet ?? []).toEqual([]);
+
+    expect(await get(url)).toBe(200);
+    frame = await screen.waitFor("Mission met: Fetch the listing twice yourself");
+    expect(frame).toMatch(/\[x\] Fetch the listing twice yourself 2\/2/);
+    expect(frame).toContain("Missions 1/1");
+    expect(progress.lesson("beta")?.missionsMet).toEqual(["fetch-twice"]);
+  });
+
+  test("R asks before resetting the workspace: n and Esc keep the files, y restores them", async () => {
+    const { screen, home } = await openApp({
+      course: lessons,
+      start: { lessonId: "http-basics", screen: "lab" },
+    });
+    const { pid } = await listening(screen);
+    const file = join(home, "workspaces", "http-basics", "hello.txt");
+    const original = readFileSync(join(sandboxAssets("static"), "demo-site", "hello.txt"), "utf8");
+    writeFileSync(file, "edited by the learner\n");
+
+    await screen.press("R");
+    let frame = screen.frame();
+    expect(frame).toContain("Reset the workspace files? Your edits will be lost. y/n");
+    expect(frameLines(frame).at(-1)).toMatch(/^y yes {2}n no {2}/);
+    await screen.press("n");
+    expect(screen.frame()).toContain("Nothing reset: the workspace files are as they were.");
+    expect(readFileSync(file, "utf8")).toBe("edited by the learner\n");
+
+    await screen.press("R");
+    await screen.press("escape");
+    frame = screen.frame();
+    expect(frame).toContain("Nothing reset");
+    expect(frame).toContain("listening on");
+    expect(readFileSync(file, "utf8")).toBe("edited by the learner\n");
+
+    await screen.press("R");
+    await screen.press("y");
+    frame = await screen.waitFor("The workspace has the lab's original files again.");
+    expect(readFileSync(file, "utf8")).toBe(original);
+    await screen.waitFor(
+      `[lab] Copied a fresh workspace to ${join(home, "workspaces", "http-basics")}.`,
+    );
+    expect(isAlive(pid)).toBe(true);
   });
 
   test("when every mission is met, a line suggests the quiz", async () => {
@@ -151,3 +322,7 @@ describe("lab", () => {
     await screen.waitFor("listening on");
   });
 });
+
+function literal(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}

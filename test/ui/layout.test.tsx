@@ -1,6 +1,11 @@
 import { afterEach, describe, expect, test } from "vitest";
 import { loadCourse } from "../../src/course/loader.js";
-import { LAB_FIXED_LINES, labLayout } from "../../src/ui/screens/lab-layout.js";
+import {
+  LAB_COLUMN_GAP,
+  LAB_FIXED_LINES,
+  LAB_ZOOM_FIXED_LINES,
+  labLayout,
+} from "../../src/ui/screens/lab-layout.js";
 import { closeApps, frameLines, openApp, type Screen } from "./helpers.js";
 
 afterEach(closeApps);
@@ -76,14 +81,33 @@ describe("terminal size", () => {
     for (let height = 0; height <= 60; height++) {
       for (let experiments = 1; experiments <= 9; experiments++) {
         for (let missions = 1; missions <= 12; missions++) {
-          const l = labLayout(height, experiments, missions);
-          const used = LAB_FIXED_LINES + l.listRows + l.logLines + l.inspectorLines;
-          if (height >= 22) {
-            expect(used).toBe(height);
-            expect(l.listRows * l.experimentColumns).toBeGreaterThanOrEqual(
-              Math.min(experiments, l.listRows * 2),
-            );
-            expect(l.inspectorLines).toBeGreaterThanOrEqual(3);
+          for (const [width, need] of [
+            [80, 20],
+            [80, 48],
+            [80, 56],
+            [120, 48],
+          ] as const) {
+            const wanted = missions + 4;
+            const l = labLayout({
+              height,
+              width,
+              experiments,
+              experimentsNeed: need,
+              missions,
+              missionRows: () => wanted,
+            });
+            const used = LAB_FIXED_LINES + l.listRows + l.logLines + l.inspectorLines;
+            expect(l.experimentsWidth + LAB_COLUMN_GAP + l.missionsWidth).toBe(width);
+            expect(l.experimentsWidth).toBe(Math.min(need, width - LAB_COLUMN_GAP - 26));
+            if (height >= 22) {
+              expect(used).toBe(height);
+              expect(l.zoomLines + LAB_ZOOM_FIXED_LINES).toBe(height);
+              // One column: a row for every experiment, never two side by side.
+              expect(l.listRows).toBeGreaterThanOrEqual(experiments);
+              expect(l.listRows).toBeGreaterThanOrEqual(Math.min(wanted, height - 13));
+              expect(l.inspectorLines).toBeGreaterThanOrEqual(3);
+              expect(l.logLines).toBeGreaterThanOrEqual(2);
+            }
           }
         }
       }

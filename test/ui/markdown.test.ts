@@ -25,9 +25,27 @@ describe("renderMarkdown", () => {
   test("without colour, writes no escape sequence at all", async () => {
     const out = await renderMarkdown(md, 40, { color: false });
     expect(out).not.toContain(ESC);
-    expect(out).toContain("# Serving files");
+    // A heading is its text alone, followed by the page.
+    expect(out.split("\n").slice(0, 2)).toEqual(["Serving files", ""]);
+    expect(out).not.toContain("#");
     expect(out).toContain("bold");
     expect(out).not.toContain("**");
+  });
+
+  test("in colour, a heading is bold in the accent colour, with no # before it", async () => {
+    const md = "# See [the docs](https://example.org/) here\n\n## Details\n\nText.";
+    const out = await renderMarkdown(md, 60, { color: true });
+    const [title, , second] = out.split("\n");
+    expect(stripVTControlCharacters(title ?? "")).toBe("See the docs (https://example.org/) here");
+    const bold = `${ESC}[1m`;
+    const cyan = `${ESC}[36m`;
+    expect(title?.startsWith(`${bold}${cyan}See the docs (`)).toBe(true);
+    // After the link's own colour the heading's comes back, not the default.
+    expect(title).toContain(`${bold}${cyan}) here`);
+    expect(stripVTControlCharacters(second ?? "")).toBe("Details");
+    expect(second?.startsWith(bold)).toBe(true);
+    expect(second).not.toContain(cyan);
+    expect(out).not.toContain("#");
   });
 
   test("keeps every line within the width, list items with a hanging indent", async () => {

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, test } from "vitest";
+import { loadCourse } from "../../src/course/loader.js";
 import { ProgressStore } from "../../src/progress/store.js";
 import { closeApps, fixtureCourse, openApp } from "./helpers.js";
 
@@ -74,6 +75,29 @@ describe("reader", () => {
     await screen.waitFor("Alpha, page one");
   });
 
+  test("at 80 columns a Python file gets the whole width: a 78-column line is not wrapped", async () => {
+    const course = await loadCourse("lessons");
+    const lesson = course.lessons.find((l) =>
+      l.python.some((f) => f.name === "single_threaded.py"),
+    );
+    if (!lesson) throw new Error("no lesson with single_threaded.py");
+    const index = lesson.python.findIndex((f) => f.name === "single_threaded.py");
+    const longest = (lesson.python[index]?.code.split("\n") ?? []).reduce((a, b) =>
+      b.length > a.length ? b : a,
+    );
+    expect(longest.length).toBe(78);
+    const { screen } = await openApp({ course, start: { lessonId: lesson.id, screen: "reader" } });
+    await screen.waitFor("page 1 of");
+    await screen.press("c");
+    for (let i = 0; i < index; i++) await screen.press("n");
+    let frame = await screen.waitFor("python/single_threaded.py");
+    for (let i = 0; i < 10 && !frame.includes(longest.trim()); i++) {
+      await screen.press("pageDown");
+      frame = screen.frame();
+    }
+    expect(frame).toContain(`  ${longest}`);
+  });
+
   test("scrolls a page longer than the screen, then Space turns to the next page", async () => {
     const fixture = await fixtureCourse();
     const alpha = fixture.lessons[0];
@@ -101,7 +125,7 @@ describe("reader", () => {
     expect(screen.frame()).toMatch(/lines 41-60 of 61/);
     await screen.press("space");
     await screen.press("space");
-    await screen.waitFor("# Short");
+    await screen.waitFor((f) => /^ {2}Short$/m.test(f));
     expect(screen.frame()).toContain("page 2 of 2");
   });
 

@@ -34,33 +34,63 @@ export interface CourseMapViewProps {
 
 const POINTER_WIDTH = 2;
 
-function statsColumns(s: LessonSummary): string[] {
-  return [
-    padTo(STATE_LABELS[s.state], 11),
-    padTo(`quiz ${s.quizBest === undefined ? "-" : formatScore(s.quizBest)}`, 9),
-    padTo(`missions ${s.missionsMet}/${s.missionCount}`, 13),
-    `pages ${s.pagesRead}/${s.pageCount}`,
+const STATE_WIDTH = 11;
+const QUIZ_WIDTH = 9;
+const MISSIONS_WIDTH = 13;
+const PAGES_WIDTH = 11;
+
+function statsColumns(s: LessonSummary, withPages: boolean): string[] {
+  const columns = [
+    padTo(STATE_LABELS[s.state], STATE_WIDTH),
+    padTo(`quiz ${s.quizBest === undefined ? "-" : formatScore(s.quizBest)}`, QUIZ_WIDTH),
+    `missions ${s.missionsMet}/${s.missionCount}`,
   ];
+  if (withPages) columns[2] = padTo(columns[2] ?? "", MISSIONS_WIDTH);
+  if (withPages) columns.push(`pages ${s.pagesRead}/${s.pageCount}`);
+  return columns;
+}
+
+/** Width of the stats after a lesson's title, with or without the pages column. */
+function statsWidth(withPages: boolean): number {
+  return withPages
+    ? STATE_WIDTH + 1 + QUIZ_WIDTH + 1 + MISSIONS_WIDTH + 1 + PAGES_WIDTH
+    : STATE_WIDTH + 1 + QUIZ_WIDTH + 1 + MISSIONS_WIDTH;
+}
+
+/** Joins items with `separator` into rows of at most `width`, breaking only between items. */
+function joinWrapped(items: string[], separator: string, width: number): string[] {
+  const rows: string[] = [];
+  let row = "";
+  for (const item of items) {
+    if (row !== "" && row.length + separator.length + item.length > width) {
+      rows.push(row);
+      row = item;
+    } else {
+      row = row === "" ? item : `${row}${separator}${item}`;
+    }
+  }
+  if (row !== "") rows.push(row);
+  return rows;
 }
 
 function detailLines(
   s: LessonSummary,
   width: number,
   bullet: string,
+  pagesRead: boolean,
 ): { text: string; bold?: boolean; dim?: boolean }[] {
   const { meta, lab } = s.lesson;
+  const pages = plural(s.pageCount, "page") + (pagesRead ? `, ${s.pagesRead} read` : "");
+  const facts = [
+    meta.server,
+    `about ${meta.minutes} min`,
+    pages,
+    plural(lab.experiments.length, "experiment"),
+    plural(lab.missions.length, "mission"),
+  ];
   const lines: { text: string; bold?: boolean; dim?: boolean }[] = [
     { text: meta.title, bold: true },
-    {
-      text: [
-        meta.server,
-        `about ${meta.minutes} min`,
-        plural(s.pageCount, "page"),
-        plural(lab.experiments.length, "experiment"),
-        plural(lab.missions.length, "mission"),
-      ].join(" · "),
-      dim: true,
-    },
+    ...joinWrapped(facts, " · ", width).map((text) => ({ text, dim: true })),
     ...wrap(meta.summary, width).map((text) => ({ text })),
     { text: "" },
     { text: "You will:", dim: true },
@@ -94,8 +124,13 @@ export function CourseMapView({
     Math.max(0, itemCount - listHeight),
   );
   const detailsHeight = Math.max(0, height - 3 - noticeLines.length - listHeight);
-  const statsWidth = 11 + 1 + 9 + 1 + 13 + 1 + 11;
-  const titleWidth = Math.max(10, width - POINTER_WIDTH - 4 - 1 - statsWidth);
+  // The pages column goes before any title is cut short; the pages read move to the details.
+  const longestTitle = Math.max(
+    0,
+    ...lessons.map((l, i) => `${i + 1}. ${l.lesson.meta.title}`.length),
+  );
+  const withPages = POINTER_WIDTH + longestTitle + 1 + statsWidth(true) <= width;
+  const titleWidth = Math.max(10, width - POINTER_WIDTH - 1 - statsWidth(withPages));
 
   const rows = [];
   for (let i = first; i < Math.min(itemCount, first + listHeight); i++) {
@@ -117,23 +152,24 @@ export function CourseMapView({
     }
     const s = lessons[i - offset];
     if (!s) continue;
-    const [state, quiz, missions, pages] = statsColumns(s);
+    const [state, quiz, ...rest] = statsColumns(s, withPages);
     rows.push(
       <Text key={s.lesson.id} wrap="truncate-end">
         <Text bold={isSelected} color={isSelected ? theme.text.accent : undefined}>
           {pointer}
-          {padTo(`${i - offset + 1}. ${s.lesson.meta.title}`, titleWidth + 4)}{" "}
+          {padTo(`${i - offset + 1}. ${s.lesson.meta.title}`, titleWidth)}{" "}
         </Text>
         <Text color={stateColor(s.state, theme)}>{state} </Text>
-        <Text color={theme.text.secondary}>
-          {quiz} {missions} {pages}
-        </Text>
+        <Text color={theme.text.secondary}>{[quiz, ...rest].join(" ")}</Text>
       </Text>,
     );
   }
 
   const details = detail
-    ? numbered(detailLines(detail, width - 2, theme.symbols.bullet)).slice(0, detailsHeight)
+    ? numbered(detailLines(detail, width - 2, theme.symbols.bullet, !withPages)).slice(
+        0,
+        detailsHeight,
+      )
     : [];
 
   return (

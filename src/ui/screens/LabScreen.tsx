@@ -1,12 +1,21 @@
-import { useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import type { Lesson } from "../../course/schema.js";
 import type { ProgressStore } from "../../progress/store.js";
 import { ScreenFrame, STATUS_BAR_LINES } from "../components/ScreenFrame.js";
 import { useKeys } from "../hooks/use-keys.js";
-import { type CreateLabSession, useLabSession } from "../hooks/use-lab-session.js";
+import { type CreateLabSession, FLASH_MS, useLabSession } from "../hooks/use-lab-session.js";
 import { clamp } from "../text.js";
 import { useTheme } from "../theme.js";
-import { inspectorRows, type LabPane, LabView } from "./LabView.js";
+import {
+  experimentsNeed,
+  inspectorRows,
+  type LabMessage,
+  type LabPane,
+  LabView,
+  type LabZoom,
+  missionPageRows,
+  missionRowsWanted,
+} from "./LabView.js";
 import { labLayout } from "./lab-layout.js";
 
 export interface LabScreenProps {
@@ -21,6 +30,8 @@ export interface LabScreenProps {
   onBack: () => void;
   onQuiz: () => void;
 }
+
+export const RESET_QUESTION = "Reset the workspace files? Your edits will be lost. y/n";
 
 export function LabScreen({
   lesson,
@@ -47,25 +58,54 @@ export function LabScreen({
     }),
   );
   const [focus, setFocus] = useState<LabPane>("inspector");
+  const [zoom, setZoom] = useState<LabZoom>();
+  const [confirming, setConfirming] = useState(false);
+  const [message, setMessage] = useState<LabMessage>();
+  const messageTimer = useRef<NodeJS.Timeout | undefined>(undefined);
+  useEffect(() => () => clearTimeout(messageTimer.current), []);
+  const say = (next: LabMessage) => {
+    setMessage(next);
+    clearTimeout(messageTimer.current);
+    messageTimer.current = setTimeout(() => setMessage(undefined), FLASH_MS);
+  };
   // The seq of the newest log line shown while scrolled up; undefined follows the newest line.
   const [logAnchor, setLogAnchor] = useState<number>();
   const [inspector, setInspector] = useState({ result: snapshot.lastResult, offset: 0 });
+  const [missionScroll, setMissionScroll] = useState(0);
 
   const viewHeight = height - STATUS_BAR_LINES;
-  const layout = labLayout(viewHeight, lab.experiments.length, snapshot.missions.length);
+  const layout = labLayout({
+    height: viewHeight,
+    width,
+    experiments: lab.experiments.length,
+    experimentsNeed: experimentsNeed(lab, theme),
+    missions: snapshot.missions.length,
+    missionRows: missionRowsWanted(snapshot.missions, theme),
+  });
+  const zoomedOn = (pane: LabZoom) => zoom === pane;
+  const logLines = zoomedOn("log") ? layout.zoomLines : layout.logLines;
+  const inspectorLines = zoomedOn("inspector") ? layout.zoomLines : layout.inspectorLines;
   const logs = snapshot.logs;
-  const maxLogOffset = Math.max(0, logs.length - layout.logLines);
+  const maxLogOffset = Math.max(0, logs.length - logLines);
   const anchorIndex = logAnchor === undefined ? -1 : logs.findIndex((l) => l.seq >= logAnchor);
   const logEnd =
     logAnchor === undefined ? logs.length : anchorIndex < 0 ? logs.length : anchorIndex + 1;
   const rows = inspectorRows(lab, snapshot, width, theme);
-  const maxInspectorOffset = Math.max(0, rows.length - layout.inspectorLines);
+  const maxInspectorOffset = Math.max(0, rows.length - inspectorLines);
   const inspectorOffset =
     inspector.result === snapshot.lastResult ? clamp(inspector.offset, 0, maxInspectorOffset) : 0;
   const logScroll = clamp(logs.length - logEnd, 0, maxLogOffset);
+  const missionPage = zoomedOn("missions") ? missionPageRows(snapshot.missions, width, theme) : [];
+  const maxMissionOffset = Math.max(0, missionPage.length - layout.zoomLines);
+  const missionOffset = clamp(missionScroll, 0, maxMissionOffset);
 
+  /** The lines one page of scrolling moves in what is scrolled now. */
+  const pageLines =
+    zoom === "missions" ? layout.zoomLines : focus === "log" ? logLines : inspectorLines;
   const scroll = (delta: number) => {
-    if (focus === "log") {
+    if (zoom === "missions") {
+      setMissionScroll(clamp(missionOffset + delta, 0, maxMissionOffset));
+    } else if (focus === "log") {
       const offset = clamp(logScroll - delta, 0, maxLogOffset);
       setLogAnchor(offset === 0 ? undefined : logs[logs.length - offset - 1]?.seq);
     } else
@@ -75,15 +115,55 @@ export function LabScreen({
       });
   };
 
+  const reset = () => {
+    if (session.resetWorkspace()) {
+      say({
+        text: `${theme.symbols.correct} The workspace has the lab's original files again.`,
+        color: theme.status.success,
+      });
+    } else {
+      say({
+        text: `${theme.symbols.wrong} Could not reset the workspace; the log says why.`,
+        color: theme.status.error,
+      });
+    }
+  };
+
+  const state = confirming ? "confirm" : zoom ? "zoomed" : "overview";
   useKeys(
     "lab",
     ({ action, digit }) => {
+      if (confirming) {
+        setConfirming(false);
+        if (action === "confirm") {
+          reset();
+          return;
+        }
+        if (action === "cancel") {
+          say({ text: "Nothing reset: the workspace files are as they were." });
+          return;
+        }
+      }
       switch (action) {
         case "run":
           if (digit !== undefined) void session.runExperiment(digit).catch(() => undefined);
           break;
-        case "focus":
-          setFocus((f) => (f === "log" ? "inspector" : "log"));
+        case "focus": {
+          const next = focus === "log" ? "inspector" : "log";
+          setFocus(next);
+          // A zoomed pane follows the focus; the missions page stays.
+          if (zoom === "log" || zoom === "inspector") setZoom(next);
+          break;
+        }
+        case "zoom":
+          setZoom(zoom === undefined ? focus : undefined);
+          break;
+        case "missions":
+          setZoom(zoom === "missions" ? undefined : "missions");
+          setMissionScroll(0);
+          break;
+        case "unzoom":
+          setZoom(undefined);
           break;
         case "up":
           scroll(-1);
@@ -92,13 +172,16 @@ export function LabScreen({
           scroll(1);
           break;
         case "pageUp":
-          scroll(-(focus === "log" ? layout.logLines : layout.inspectorLines));
+          scroll(-pageLines);
           break;
         case "pageDown":
-          scroll(focus === "log" ? layout.logLines : layout.inspectorLines);
+          scroll(pageLines);
           break;
         case "bottom":
           setLogAnchor(undefined);
+          break;
+        case "reset":
+          setConfirming(true);
           break;
         case "quiz":
           onQuiz();
@@ -108,21 +191,26 @@ export function LabScreen({
           break;
       }
     },
-    { isActive },
+    { isActive, state },
   );
 
   return (
-    <ScreenFrame scope="lab" width={width} height={height}>
+    <ScreenFrame scope="lab" state={state} width={width} height={height}>
       <LabView
         title={lesson.meta.title}
         lab={lab}
         snapshot={snapshot}
         curl={session.curlCommand()}
         flash={flash}
+        question={confirming ? RESET_QUESTION : undefined}
+        message={message}
         focus={focus}
+        zoom={zoom}
         logOffset={logScroll}
         inspector={rows}
         inspectorOffset={inspectorOffset}
+        missionPage={missionPage}
+        missionPageOffset={missionOffset}
         layout={layout}
         width={width}
         height={viewHeight}

@@ -1,24 +1,37 @@
 import { Box, Text } from "ink";
 import type { ReactNode } from "react";
 import type { Experiment, Lab } from "../../course/schema.js";
-import type { LabSessionSnapshot, LogLine, MissionStatus } from "../../lab/types.js";
+import type { Exchange, LabSessionSnapshot, LogLine, MissionStatus } from "../../lab/types.js";
 import { Header } from "../components/Header.js";
 import { Rule } from "../components/Rule.js";
 import { numbered, padTo, plural, printable, printableLines, truncate, wrap } from "../text.js";
 import { type Theme, useTheme } from "../theme.js";
-import type { LabLayout } from "./lab-layout.js";
+import { LAB_COLUMN_GAP, type LabLayout } from "./lab-layout.js";
 
 export type LabPane = "log" | "inspector";
+/** What is shown over the whole lab: a pane, or every mission with its hint. */
+export type LabZoom = LabPane | "missions";
 
 export interface InspectorRow {
   left: string;
   /** Present for a request/response pair shown side by side. */
   right?: string;
   color?: string;
+  bold?: boolean;
+}
+
+/** A line for the notice row that the screen itself sets (a question, or the answer to one). */
+export interface LabMessage {
+  text: string;
+  color?: string;
+  bold?: boolean;
 }
 
 const LABEL_WIDTH = 8;
 const BAR_WIDTH = 20;
+const ALL_MET = "All missions met. Press t to take the quiz.";
+/** Indent of request and response lines when they are shown one above the other. */
+const EXCHANGE_INDENT = "  ";
 
 function experimentTitle(lab: Lab, id: string | undefined): string {
   const exp = lab.experiments.find((e) => e.id === id);
@@ -30,7 +43,116 @@ export function progressBar(done: number, total: number, theme: Theme): string {
   return `[${theme.symbols.barFull.repeat(filled)}${theme.symbols.barEmpty.repeat(BAR_WIDTH - filled)}] ${done}/${total}`;
 }
 
-/** What the inspector shows: the last exchange, the last result, or the lab's introduction. */
+function markWidth(theme: Theme): number {
+  const { running, correct, wrong } = theme.symbols;
+  return Math.max(running.length, correct.length, wrong.length);
+}
+
+/** Columns the experiments column needs to show every title in full, with its mark. */
+export function experimentsNeed(lab: Lab, theme: Theme): number {
+  const longest = Math.max(0, ...lab.experiments.map((e) => `${e.key} ${e.title}`.length));
+  return longest + 1 + markWidth(theme);
+}
+
+/** Rows a hint below the missions may take, when the room is there. */
+const MAX_HINT_LINES = 6;
+
+function missionCount(m: MissionStatus): string {
+  return m.needed > 1 ? ` ${Math.min(m.progress, m.needed)}/${m.needed}` : "";
+}
+
+/** A mission's title wrapped beside its mark, leaving room for its count on the last line. */
+function missionTitleLines(m: MissionStatus, width: number, theme: Theme): string[] {
+  const mark = m.met ? theme.symbols.met : theme.symbols.unmet;
+  const room = Math.max(1, width - mark.length - 1);
+  // The widest count it can have, so that the wrapping does not change as progress is made.
+  const count = m.needed > 1 ? ` ${m.needed}/${m.needed}` : "";
+  return wrap(m.title, Math.max(1, room - count.length));
+}
+
+/**
+ * Rows the missions column would like at `width`: a row per mission, the next one's whole title
+ * and its hint below (for whichever mission is next), or the line that suggests the quiz.
+ */
+export function missionRowsWanted(
+  missions: readonly MissionStatus[],
+  theme: Theme,
+): (width: number) => number {
+  return (width) => {
+    let most = missions.length + wrap(ALL_MET, width).length;
+    for (const m of missions) {
+      const title = missionTitleLines({ ...m, met: false }, width, theme).length;
+      const hint = Math.min(MAX_HINT_LINES, wrap(`Hint: ${m.hint}`, width).length);
+      most = Math.max(most, missions.length + title - 1 + hint);
+    }
+    return most;
+  };
+}
+
+/** Every mission in full, with the hint of each one not met yet: the page `m` shows. */
+export function missionPageRows(
+  missions: readonly MissionStatus[],
+  width: number,
+  theme: Theme,
+): InspectorRow[] {
+  const next = missions.find((m) => !m.met);
+  const rows: InspectorRow[] = [];
+  for (const m of missions) {
+    const mark = m.met ? theme.symbols.met : theme.symbols.unmet;
+    const indent = " ".repeat(mark.length + 1);
+    const title = wrap(`${m.title}${missionCount(m)}`, Math.max(1, width - indent.length));
+    const color = m.met ? theme.status.success : m === next ? theme.text.accent : undefined;
+    for (const [i, line] of title.entries())
+      rows.push({ left: `${i === 0 ? `${mark} ` : indent}${line}`, color, bold: m === next });
+    if (!m.met) {
+      for (const line of wrap(`Hint: ${m.hint}`, Math.max(1, width - indent.length)))
+        rows.push({ left: `${indent}${line}`, color: theme.text.secondary });
+    }
+    rows.push({ left: "" });
+  }
+  if (missions.length > 0 && !next)
+    rows.push({ left: ALL_MET, color: theme.status.success, bold: true });
+  while (rows.at(-1)?.left === "") rows.pop();
+  return rows;
+}
+
+/** Request and response side by side when every line fits its half, else one above the other. */
+function exchangeRows(exchange: Exchange, width: number, theme: Theme): InspectorRow[] {
+  const request = printableLines(exchange.request);
+  const response = printableLines(exchange.response);
+  const half = inspectorColumnWidth(width);
+  const label = theme.text.secondary;
+  if ([...request, ...response].every((line) => line.length <= half)) {
+    const rows: InspectorRow[] = [{ left: "Sent:", right: "Received:", color: label }];
+    for (let i = 0; i < Math.max(request.length, response.length, 1); i++) {
+      rows.push({
+        left: request[i] ?? (i === 0 ? "(nothing)" : ""),
+        right: response[i] ?? (i === 0 ? "(nothing)" : ""),
+      });
+    }
+    return rows;
+  }
+  const block = (lines: string[]): InspectorRow[] =>
+    lines.length === 0
+      ? [{ left: `${EXCHANGE_INDENT}(nothing)`, color: label }]
+      : lines.map((line) => ({ left: line === "" ? "" : `${EXCHANGE_INDENT}${line}` }));
+  return [
+    { left: "Sent:", color: label },
+    ...block(request),
+    { left: "" },
+    { left: "Received:", color: label },
+    ...block(response),
+  ];
+}
+
+export function inspectorColumnWidth(width: number): number {
+  return Math.floor((width - 3) / 2);
+}
+
+/**
+ * What the inspector shows: before any experiment, the lab's introduction; after one, what it
+ * teaches (its `explain`), its result, then the request and response or the values it measured.
+ */
 export function inspectorRows(
   lab: Lab,
   snapshot: LabSessionSnapshot,
@@ -44,24 +166,24 @@ export function inspectorRows(
       ...wrap(lab.intro, width).map((left) => ({ left })),
       { left: "" },
       ...wrap(
-        `Press ${Math.min(...keys)}-${Math.max(...keys)} to run an experiment; its request and response appear here.`,
+        `Press ${Math.min(...keys)}-${Math.max(...keys)} to run an experiment; what it shows, its request and its response appear here.`,
         width,
       ).map((left) => ({ left, color: theme.text.secondary })),
     ];
   }
   const rows: InspectorRow[] = [];
+  const exp = lab.experiments.find((e) => e.id === result.experimentId);
+  if (exp) rows.push(...wrap(exp.explain, width).map((left) => ({ left })), { left: "" });
+  const mark = result.ok ? theme.symbols.correct : theme.symbols.wrong;
+  const color = result.ok ? theme.status.success : theme.status.error;
+  rows.push(...wrap(`${mark} ${result.summary}`, width).map((left) => ({ left, color })));
   const exchange = result.exchange;
   if (exchange?.note)
     rows.push(...wrap(exchange.note, width).map((left) => ({ left, color: theme.text.secondary })));
   if (exchange) {
-    const request = printableLines(exchange.request);
-    const response = printableLines(exchange.response);
-    for (let i = 0; i < Math.max(request.length, response.length); i++) {
-      rows.push({ left: request[i] ?? "", right: response[i] ?? "" });
-    }
+    rows.push({ left: "" }, ...exchangeRows(exchange, width, theme));
     return rows;
   }
-  rows.push(...wrap(result.summary, width).map((left) => ({ left })));
   for (const [key, value] of Object.entries(result.values))
     rows.push({ left: `${key}: ${String(value)}`, color: theme.text.secondary });
   return rows;
@@ -89,9 +211,18 @@ export interface LabViewProps {
   curl?: string;
   /** A mission just met, shown for a few seconds. */
   flash?: string;
+  /** A question waiting for y/n; shown above everything else on the notice line. */
+  question?: string;
+  /** The answer to something the learner did on this screen (e.g. the workspace was reset). */
+  message?: LabMessage;
   focus: LabPane;
+  /** What is shown over the whole lab, if anything. */
+  zoom?: LabZoom;
   /** What the inspector shows, from `inspectorRows`. */
   inspector: InspectorRow[];
+  /** The missions page, from `missionPageRows`; shown when `zoom` is "missions". */
+  missionPage?: InspectorRow[];
+  missionPageOffset?: number;
   /** Log lines scrolled up from the newest. */
   logOffset: number;
   inspectorOffset: number;
@@ -110,14 +241,8 @@ function Labelled({ label, children, color }: { label: string; children: string;
   );
 }
 
-function experimentCell(
-  exp: Experiment,
-  snapshot: LabSessionSnapshot,
-  width: number,
-  theme: Theme,
-) {
+function experimentRow(exp: Experiment, snapshot: LabSessionSnapshot, width: number, theme: Theme) {
   const { running, correct, wrong } = theme.symbols;
-  const markWidth = Math.max(running.length, correct.length, wrong.length);
   let mark = "";
   let color: string | undefined;
   if (snapshot.running?.experimentId === exp.id) {
@@ -127,33 +252,98 @@ function experimentCell(
     mark = snapshot.lastResult.ok ? correct : wrong;
     color = snapshot.lastResult.ok ? theme.status.success : theme.status.error;
   }
-  const titleWidth = Math.max(1, width - String(exp.key).length - markWidth - 3);
+  const marks = markWidth(theme);
+  const titleWidth = Math.max(1, width - String(exp.key).length - marks - 2);
   return (
     <Text key={exp.id} wrap="truncate-end">
       <Text bold color={theme.ui.key}>
         {exp.key}
       </Text>
       {` ${padTo(exp.title, titleWidth)} `}
-      <Text color={color}>{mark.padEnd(markWidth)}</Text>
+      <Text color={color}>{mark.padEnd(marks)}</Text>
     </Text>
   );
 }
 
-function missionRow(m: MissionStatus, isNext: boolean, width: number, theme: Theme) {
-  const count = m.needed > 1 ? ` ${Math.min(m.progress, m.needed)}/${m.needed}` : "";
-  const mark = m.met ? theme.symbols.met : theme.symbols.unmet;
-  return (
-    <Text key={m.id} wrap="truncate-end">
-      <Text color={m.met ? theme.status.success : theme.text.secondary}>{mark} </Text>
+/** Keeps `rows` of `lines`, the last one ending in "…" when some were left out. */
+function clip(lines: string[], width: number, rows: number): string[] {
+  if (rows <= 0) return [];
+  if (lines.length <= rows) return lines;
+  const kept = lines.slice(0, rows);
+  const last = kept[rows - 1] ?? "";
+  kept[rows - 1] = last.length < width ? `${last}…` : truncate(last, width);
+  return kept;
+}
+
+/**
+ * The missions column: a row per mission (the next one's title wrapped in full when there is
+ * room), then the next mission's hint, or the suggestion to take the quiz, in the rows left.
+ */
+function missionColumn(
+  missions: readonly MissionStatus[],
+  width: number,
+  rows: number,
+  theme: Theme,
+): ReactNode[] {
+  const allMet = missions.length > 0 && missions.every((m) => m.met);
+  const next = missions.find((m) => !m.met);
+  const cap = missions.length > rows ? Math.max(0, rows - 1) : rows;
+  const shown = missions.slice(0, cap);
+  const hidden = missions.length - shown.length;
+  let free = rows - shown.length - (hidden > 0 ? 1 : 0);
+  const out: ReactNode[] = [];
+  for (const m of shown) {
+    const isNext = m === next;
+    const mark = m.met ? theme.symbols.met : theme.symbols.unmet;
+    const count = missionCount(m);
+    const room = Math.max(1, width - mark.length - 1);
+    let lines = [truncate(m.title, Math.max(1, room - count.length))];
+    if (isNext && free > 0) {
+      const whole = missionTitleLines(m, width, theme);
+      lines = clip(whole, Math.max(1, room - count.length), Math.min(whole.length, 1 + free));
+      free -= lines.length - 1;
+    }
+    for (const { id: i, line } of numbered(lines)) {
+      out.push(
+        <Text key={`${m.id}-${i}`} wrap="truncate-end">
+          <Text color={m.met ? theme.status.success : theme.text.secondary}>
+            {i === 0 ? mark : " ".repeat(mark.length)}{" "}
+          </Text>
+          <Text
+            color={m.met ? theme.text.secondary : isNext ? theme.text.accent : undefined}
+            bold={isNext}
+          >
+            {line}
+          </Text>
+          {i === lines.length - 1 && (
+            <Text color={m.met ? theme.text.secondary : theme.status.info}>{count}</Text>
+          )}
+        </Text>,
+      );
+    }
+  }
+  if (hidden > 0) {
+    out.push(
+      <Text key="hidden" color={theme.text.secondary}>
+        +{hidden} more
+      </Text>,
+    );
+  }
+  const note = allMet ? ALL_MET : next ? `Hint: ${next.hint}` : undefined;
+  const noteLines = note ? clip(wrap(note, width), width, free) : [];
+  for (const { id, line } of numbered(noteLines)) {
+    out.push(
       <Text
-        color={m.met ? theme.text.secondary : isNext ? theme.text.accent : undefined}
-        bold={isNext}
+        key={`note-${id}`}
+        color={allMet ? theme.status.success : theme.text.secondary}
+        bold={allMet}
+        wrap="truncate-end"
       >
-        {truncate(m.title, Math.max(1, width - mark.length - 1 - count.length))}
-      </Text>
-      <Text color={theme.text.secondary}>{count}</Text>
-    </Text>
-  );
+        {line}
+      </Text>,
+    );
+  }
+  return out;
 }
 
 function logLine(line: LogLine, theme: Theme) {
@@ -168,6 +358,95 @@ function logLine(line: LogLine, theme: Theme) {
   );
 }
 
+function LogPane({
+  logs,
+  offset,
+  lines,
+  focused,
+  width,
+}: {
+  logs: LogLine[];
+  offset: number;
+  lines: number;
+  focused: boolean;
+  width: number;
+}) {
+  const theme = useTheme();
+  const end = Math.max(0, logs.length - offset);
+  const visible = logs.slice(Math.max(0, end - lines), end);
+  return (
+    <>
+      <Rule
+        title="Log"
+        width={width}
+        focused={focused}
+        right={offset > 0 ? `${plural(offset, "newer line")} below, End follows` : undefined}
+      />
+      <Box flexDirection="column" height={lines} overflow="hidden">
+        {visible.length === 0 ? (
+          <Text color={theme.text.secondary}>No output yet.</Text>
+        ) : (
+          visible.map((line) => logLine(line, theme))
+        )}
+      </Box>
+    </>
+  );
+}
+
+function InspectorPane({
+  title,
+  rows,
+  offset,
+  lines,
+  focused,
+  width,
+}: {
+  title: string;
+  rows: InspectorRow[];
+  offset: number;
+  lines: number;
+  focused: boolean;
+  width: number;
+}) {
+  const theme = useTheme();
+  const visible = numbered(rows).slice(offset, offset + lines);
+  const below = rows.length - offset - lines;
+  const half = inspectorColumnWidth(width);
+  return (
+    <>
+      <Rule
+        title={title}
+        width={width}
+        focused={focused}
+        right={below > 0 ? `${plural(below, "more line")} ↓` : undefined}
+      />
+      <Box flexDirection="column" height={lines} overflow="hidden">
+        {visible.map(({ id, line: row }) =>
+          row.right === undefined ? (
+            <Text key={id} color={row.color} bold={row.bold} wrap="truncate-end">
+              {row.left || " "}
+            </Text>
+          ) : (
+            <Box key={id} height={1}>
+              <Box width={half}>
+                <Text color={row.color} wrap="truncate-end">
+                  {row.left || " "}
+                </Text>
+              </Box>
+              <Text color={theme.ui.border}> │ </Text>
+              <Box width={half}>
+                <Text color={row.color} wrap="truncate-end">
+                  {row.right || " "}
+                </Text>
+              </Box>
+            </Box>
+          ),
+        )}
+      </Box>
+    </>
+  );
+}
+
 /** The lab: server state, where the files are, experiments, missions, log and inspector. */
 export function LabView({
   title,
@@ -175,20 +454,99 @@ export function LabView({
   snapshot,
   curl,
   flash,
+  question,
+  message,
   focus,
+  zoom,
   logOffset,
   inspector,
   inspectorOffset,
+  missionPage = [],
+  missionPageOffset = 0,
   layout,
   width,
   height,
 }: LabViewProps) {
   const theme = useTheme();
   const badge = stateBadge(snapshot, theme);
-  const half = Math.floor((width - 2) / 2);
+
+  let notice: LabMessage;
+  const running = snapshot.running;
+  if (question) {
+    notice = { text: question, color: theme.status.warning, bold: true };
+  } else if (running) {
+    const p = running.progress;
+    notice = {
+      text: `Running ${experimentTitle(lab, running.experimentId)}${p ? `  ${progressBar(p.done, p.total, theme)}${p.label ? `  ${p.label}` : ""}` : "…"}`,
+      color: theme.status.info,
+    };
+  } else if (message) {
+    notice = message;
+  } else if (flash) {
+    notice = { text: `${theme.symbols.met} ${flash}`, color: theme.status.success, bold: true };
+  } else if (snapshot.lastResult) {
+    const r = snapshot.lastResult;
+    const mark = r.ok ? theme.symbols.correct : theme.symbols.wrong;
+    const full = `${mark} ${experimentTitle(lab, r.experimentId)}: ${r.summary}`;
+    const key = lab.experiments.find((e) => e.id === r.experimentId)?.key;
+    notice = {
+      // The title is in the list and on the inspector; the result matters more when both don't fit.
+      text:
+        full.length <= width || key === undefined
+          ? full
+          : `${mark} Experiment ${key}: ${r.summary}`,
+      color: r.ok ? undefined : theme.status.error,
+    };
+  } else {
+    notice = {
+      text: "Press a digit to run an experiment, or send your own requests with curl.",
+      color: theme.text.secondary,
+    };
+  }
+
+  const inspectorTitle = snapshot.lastResult
+    ? `Inspector: ${experimentTitle(lab, snapshot.lastResult.experimentId)}`
+    : "Inspector";
+  const header = (
+    <Header title={`Lab · ${title}`} right={badge.text} rightColor={badge.color} width={width} />
+  );
+  const noticeLine = (
+    <Text color={notice.color} bold={notice.bold} wrap="truncate-end">
+      {notice.text}
+    </Text>
+  );
+
+  if (zoom) {
+    const met = snapshot.missions.filter((m) => m.met).length;
+    return (
+      <Box flexDirection="column" width={width} height={height} overflow="hidden">
+        {header}
+        {noticeLine}
+        {zoom === "log" ? (
+          <LogPane
+            logs={snapshot.logs}
+            offset={logOffset}
+            lines={layout.zoomLines}
+            focused
+            width={width}
+          />
+        ) : (
+          <InspectorPane
+            title={
+              zoom === "missions" ? `Missions ${met}/${snapshot.missions.length}` : inspectorTitle
+            }
+            rows={zoom === "missions" ? missionPage : inspector}
+            offset={zoom === "missions" ? missionPageOffset : inspectorOffset}
+            lines={layout.zoomLines}
+            focused
+            width={width}
+          />
+        )}
+      </Box>
+    );
+  }
 
   let server: { text: string; color?: string };
-  let second: { label: string; text: string; color?: string };
   switch (snapshot.state) {
     case "listening":
       server = {
@@ -210,10 +568,14 @@ export function LabView({
         color: theme.text.secondary,
       };
   }
+  let second: { label: string; text: string; color?: string };
   if (snapshot.state === "failed" && snapshot.error?.hint) {
     second = { label: "Hint", text: snapshot.error.hint, color: theme.status.warning };
   } else if (snapshot.workspace) {
-    second = { label: "Files", text: `${snapshot.workspace}  (edit them in your own editor)` };
+    const note = "  (edit them in your own editor)";
+    // The folder matters more than the note: the note goes when both don't fit.
+    const fits = LABEL_WIDTH + snapshot.workspace.length + note.length <= width;
+    second = { label: "Files", text: `${snapshot.workspace}${fits ? note : ""}` };
   } else {
     second = {
       label: "Files",
@@ -222,75 +584,18 @@ export function LabView({
     };
   }
 
-  let notice: { text: string; color?: string; bold?: boolean };
-  const running = snapshot.running;
-  if (running) {
-    const p = running.progress;
-    notice = {
-      text: `Running ${experimentTitle(lab, running.experimentId)}${p ? `  ${progressBar(p.done, p.total, theme)}${p.label ? `  ${p.label}` : ""}` : "…"}`,
-      color: theme.status.info,
-    };
-  } else if (flash) {
-    notice = { text: `${theme.symbols.met} ${flash}`, color: theme.status.success, bold: true };
-  } else if (snapshot.lastResult) {
-    const r = snapshot.lastResult;
-    notice = {
-      text: `${r.ok ? theme.symbols.correct : theme.symbols.wrong} ${experimentTitle(lab, r.experimentId)}: ${r.summary}`,
-      color: r.ok ? undefined : theme.status.error,
-    };
-  } else {
-    notice = {
-      text: "Run an experiment with its digit, or send your own requests with curl or a browser.",
-      color: theme.text.secondary,
-    };
-  }
+  const missions = snapshot.missions;
+  const met = missions.filter((m) => m.met).length;
+  const { listRows, experimentsWidth, missionsWidth } = layout;
 
-  const allMet = snapshot.missions.length > 0 && snapshot.missions.every((m) => m.met);
-  const nextMission = snapshot.missions.find((m) => !m.met);
-  const met = snapshot.missions.filter((m) => m.met).length;
-
-  const expCols = layout.experimentColumns;
-  const expWidth = expCols === 2 ? Math.floor(half / 2) : half;
-  const experimentRows: ReactNode[] = [];
-  for (let row = 0; row < layout.listRows; row++) {
-    const cells = [];
-    for (let col = 0; col < expCols; col++) {
-      const exp = lab.experiments[col * layout.listRows + row];
-      if (exp)
-        cells.push(
-          <Box key={exp.id} width={expWidth}>
-            {experimentCell(exp, snapshot, expWidth, theme)}
-          </Box>,
-        );
-    }
-    experimentRows.push(
-      <Box key={`e${row}`} height={1}>
-        {cells.length > 0 ? cells : <Text> </Text>}
-      </Box>,
-    );
-  }
-  const missionCap =
-    snapshot.missions.length > layout.listRows ? layout.listRows - 1 : layout.listRows;
-  const shownMissions = snapshot.missions.slice(0, Math.max(0, missionCap));
-  const hiddenMissions = snapshot.missions.length - shownMissions.length;
-
-  const logs = snapshot.logs;
-  const logEnd = Math.max(0, logs.length - logOffset);
-  const visibleLogs = logs.slice(Math.max(0, logEnd - layout.logLines), logEnd);
-
-  const visibleRows = numbered(inspector).slice(
-    inspectorOffset,
-    inspectorOffset + layout.inspectorLines,
-  );
-  const colWidth = Math.floor((width - 3) / 2);
-  const inspectorTitle = snapshot.lastResult
-    ? `Inspector: ${experimentTitle(lab, snapshot.lastResult.experimentId)}`
-    : "Inspector";
-  const rowsBelow = inspector.length - inspectorOffset - layout.inspectorLines;
+  const experiments = lab.experiments;
+  const expCap = experiments.length > listRows ? Math.max(0, listRows - 1) : listRows;
+  const shownExperiments = experiments.slice(0, expCap);
+  const hiddenExperiments = experiments.slice(expCap);
 
   return (
     <Box flexDirection="column" width={width} height={height} overflow="hidden">
-      <Header title={`Lab · ${title}`} right={badge.text} rightColor={badge.color} width={width} />
+      {header}
       <Labelled label="Server" color={server.color}>
         {server.text}
       </Labelled>
@@ -300,73 +605,47 @@ export function LabView({
       <Labelled label="Try" color={curl ? theme.text.code : theme.text.secondary}>
         {curl ?? "the curl command appears once the server listens"}
       </Labelled>
-      <Text color={notice.color} bold={notice.bold} wrap="truncate-end">
-        {notice.text}
-      </Text>
+      {noticeLine}
       <Box height={1}>
-        <Box width={half + 2}>
+        <Box width={experimentsWidth + LAB_COLUMN_GAP}>
           <Text bold>Experiments</Text>
         </Box>
-        <Text bold>
-          Missions {met}/{snapshot.missions.length}
+        <Text bold wrap="truncate-end">
+          Missions {met}/{missions.length}
         </Text>
       </Box>
-      <Box height={layout.listRows}>
-        <Box flexDirection="column" width={half + 2}>
-          {experimentRows}
-        </Box>
-        <Box flexDirection="column" width={width - half - 2}>
-          {shownMissions.map((m) => missionRow(m, m === nextMission, width - half - 2, theme))}
-          {hiddenMissions > 0 && <Text color={theme.text.secondary}>+{hiddenMissions} more</Text>}
-        </Box>
-      </Box>
-      {allMet ? (
-        <Text color={theme.status.success} bold wrap="truncate-end">
-          All missions met. Press t to take the quiz.
-        </Text>
-      ) : (
-        <Text color={theme.text.secondary} wrap="truncate-end">
-          {nextMission ? `Hint: ${nextMission.hint}` : " "}
-        </Text>
-      )}
-      <Rule
-        title="Log"
-        width={width}
-        focused={focus === "log"}
-        right={logOffset > 0 ? `${plural(logOffset, "newer line")} below, End follows` : undefined}
-      />
-      <Box flexDirection="column" height={layout.logLines} overflow="hidden">
-        {visibleLogs.length === 0 ? (
-          <Text color={theme.text.secondary}>No output yet.</Text>
-        ) : (
-          visibleLogs.map((line) => logLine(line, theme))
-        )}
-      </Box>
-      <Rule
-        title={inspectorTitle}
-        width={width}
-        focused={focus === "inspector"}
-        right={rowsBelow > 0 ? `${plural(rowsBelow, "more line")} ↓` : undefined}
-      />
-      <Box flexDirection="column" height={layout.inspectorLines} overflow="hidden">
-        {visibleRows.map(({ id, line: row }) =>
-          row.right === undefined ? (
-            <Text key={id} color={row.color} wrap="truncate-end">
-              {row.left || " "}
+      <Box height={listRows}>
+        <Box
+          flexDirection="column"
+          width={experimentsWidth + LAB_COLUMN_GAP}
+          paddingRight={LAB_COLUMN_GAP}
+        >
+          {shownExperiments.map((exp) => experimentRow(exp, snapshot, experimentsWidth, theme))}
+          {hiddenExperiments.length > 0 && (
+            <Text color={theme.text.secondary} wrap="truncate-end">
+              +{hiddenExperiments.length} more: {hiddenExperiments.map((e) => e.key).join(" ")}
             </Text>
-          ) : (
-            <Box key={id} height={1}>
-              <Box width={colWidth}>
-                <Text wrap="truncate-end">{row.left || " "}</Text>
-              </Box>
-              <Text color={theme.ui.border}> │ </Text>
-              <Box width={colWidth}>
-                <Text wrap="truncate-end">{row.right || " "}</Text>
-              </Box>
-            </Box>
-          ),
-        )}
+          )}
+        </Box>
+        <Box flexDirection="column" width={missionsWidth}>
+          {missionColumn(missions, missionsWidth, listRows, theme)}
+        </Box>
       </Box>
+      <LogPane
+        logs={snapshot.logs}
+        offset={logOffset}
+        lines={layout.logLines}
+        focused={focus === "log"}
+        width={width}
+      />
+      <InspectorPane
+        title={inspectorTitle}
+        rows={inspector}
+        offset={inspectorOffset}
+        lines={layout.inspectorLines}
+        focused={focus === "inspector"}
+        width={width}
+      />
     </Box>
   );
 }

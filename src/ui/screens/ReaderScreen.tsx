@@ -51,7 +51,8 @@ export function ReaderScreen({
   const [mode, setMode] = useState<Mode>({ kind: "pages" });
   const file = mode.kind === "code" ? lesson.python[mode.file] : undefined;
   const md = file ? codeMarkdown(file) : (lesson.pages[page] ?? "");
-  const contentWidth = pageWidth(width);
+  // Code blocks are indented by two columns already, so a file gets the whole width.
+  const contentWidth = file ? width : pageWidth(width);
   const lines = useMarkdownLines(md, contentWidth, theme.color);
   const viewHeight = height - STATUS_BAR_LINES;
   const bodyHeight = Math.max(1, viewHeight - READER_CHROME_LINES);
@@ -143,6 +144,7 @@ export function ReaderScreen({
             : `page ${page + 1} of ${pageCount}`
         }
         lines={lines}
+        indent={file ? 0 : 2}
         offset={offset}
         hint={hint}
         width={width}

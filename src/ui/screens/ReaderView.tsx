@@ -9,6 +9,8 @@ export interface ReaderViewProps {
   position: string;
   /** Rendered lines of the page; undefined while it is being rendered. */
   lines: string[] | undefined;
+  /** Columns left blank before the lines. */
+  indent?: number;
   offset: number;
   hint: string;
   width: number;
@@ -22,6 +24,7 @@ export function ReaderView({
   title,
   position,
   lines,
+  indent = 2,
   offset,
   hint,
   width,
@@ -38,7 +41,7 @@ export function ReaderView({
   return (
     <Box flexDirection="column" width={width} height={height} overflow="hidden">
       <Header title={title} right={position} width={width} />
-      <Box flexDirection="column" height={bodyHeight} paddingLeft={2} overflow="hidden">
+      <Box flexDirection="column" height={bodyHeight} paddingLeft={indent} overflow="hidden">
         {lines === undefined ? (
           <Text color={theme.text.secondary}>Rendering…</Text>
         ) : (

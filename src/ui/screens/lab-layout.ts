@@ -1,29 +1,68 @@
-/** Lines of the lab screen that are always there: header, server, files, curl, notice, column titles, next, two rules. */
-export const LAB_FIXED_LINES = 9;
+/** Lines of the lab screen that are always there: header, server, files, curl, notice, column titles, two rules. */
+export const LAB_FIXED_LINES = 8;
+/** Lines of the zoomed lab besides its one pane: header, notice, the pane's rule. */
+export const LAB_ZOOM_FIXED_LINES = 3;
+/** Columns between the experiments and the missions. */
+export const LAB_COLUMN_GAP = 2;
 const MIN_LOG_LINES = 2;
 const MIN_INSPECTOR_LINES = 3;
+/** The missions column never gets narrower than this, however long the experiment titles. */
+const MIN_MISSIONS_WIDTH = 26;
+
+export interface LabLayoutInput {
+  /** The lab screen's height, without the status bar. */
+  height: number;
+  width: number;
+  experiments: number;
+  /** Columns the longest experiment row needs: key, space, title, space, mark. */
+  experimentsNeed: number;
+  missions: number;
+  /**
+   * Rows the missions column would like at a given width (a long title wrapped, a hint below);
+   * one per mission when absent.
+   */
+  missionRows?: (missionsWidth: number) => number;
+}
 
 export interface LabLayout {
   /** Rows of the experiments and missions columns. */
   listRows: number;
-  /** Experiments laid out in two columns because one would not fit. */
-  experimentColumns: 1 | 2;
+  experimentsWidth: number;
+  missionsWidth: number;
   logLines: number;
   inspectorLines: number;
+  /** Lines of a pane, or of the missions page, shown over the whole lab. */
+  zoomLines: number;
 }
 
-/** Splits the lab screen's height between its parts; the sum never exceeds `height`. */
-export function labLayout(height: number, experiments: number, missions: number): LabLayout {
-  const available = Math.max(0, height - LAB_FIXED_LINES);
-  // At most about half the room, so that the log and the inspector stay readable at 80x24.
-  const maxListRows = Math.max(
+/** Splits the lab screen between its parts; the rows never add up to more than `height`. */
+export function labLayout({
+  height,
+  width,
+  experiments,
+  experimentsNeed,
+  missions,
+  missionRows = () => missions,
+}: LabLayoutInput): LabLayout {
+  const experimentsWidth = Math.max(
     1,
-    Math.min(available - MIN_LOG_LINES - MIN_INSPECTOR_LINES, Math.floor((available - 1) / 2)),
+    Math.min(experimentsNeed, width - LAB_COLUMN_GAP - MIN_MISSIONS_WIDTH),
   );
-  const experimentColumns = experiments > maxListRows ? 2 : 1;
-  const experimentRows = Math.ceil(experiments / experimentColumns);
-  const listRows = Math.min(Math.max(experimentRows, missions, 1), maxListRows);
+  const missionsWidth = Math.max(1, width - LAB_COLUMN_GAP - experimentsWidth);
+
+  const available = Math.max(0, height - LAB_FIXED_LINES);
+  // The list gets what it needs while the log and the inspector keep a few lines each.
+  const maxListRows = Math.max(1, available - MIN_LOG_LINES - MIN_INSPECTOR_LINES);
+  const wanted = Math.max(experiments, missions, missionRows(missionsWidth), 1);
+  const listRows = Math.min(wanted, maxListRows);
   const rest = Math.max(0, available - listRows);
   const logLines = Math.max(Math.min(MIN_LOG_LINES, rest), Math.floor(rest * 0.4));
-  return { listRows, experimentColumns, logLines, inspectorLines: Math.max(0, rest - logLines) };
+  return {
+    listRows,
+    experimentsWidth,
+    missionsWidth,
+    logLines,
+    inspectorLines: Math.max(0, rest - logLines),
+    zoomLines: Math.max(0, height - LAB_ZOOM_FIXED_LINES),
+  };
 }
