@@ -20,15 +20,20 @@ function median(values) {
 }
 
 function report(name, value, unit, baseline, limit, better = "lower") {
-  const ratio = baseline ? value / baseline : undefined;
+  const ratio = baseline > 0 ? value / baseline : undefined;
   const measured = ratio ?? value;
-  const ok = limit === undefined ? undefined : better === "lower" ? measured <= limit : measured >= limit;
+  const ok =
+    limit === undefined ? undefined : better === "lower" ? measured <= limit : measured >= limit;
   results.push({ name, value, unit, baseline, ratio, limit, ok });
   const parts = [`${name}: ${value.toFixed(1)} ${unit}`];
-  if (baseline !== undefined) parts.push(`baseline ${baseline.toFixed(1)} ${unit}`, `ratio ${ratio.toFixed(2)}x`);
+  if (ratio !== undefined)
+    parts.push(`baseline ${baseline.toFixed(1)} ${unit}`, `ratio ${ratio.toFixed(2)}x`);
   if (limit !== undefined) {
     const sign = better === "lower" ? "<=" : ">=";
-    parts.push(`budget ${sign} ${limit}${baseline !== undefined ? "x" : ` ${unit}`}`, ok ? "OK" : "OVER");
+    parts.push(
+      `budget ${sign} ${limit}${ratio !== undefined ? "x" : ` ${unit}`}`,
+      ok ? "OK" : "OVER",
+    );
   }
   console.log(parts.join("  |  "));
 }
@@ -42,7 +47,9 @@ function timeRun(args, env = {}) {
 
 function interleaved(runs, fns) {
   const samples = fns.map(() => []);
-  for (let i = 0; i < runs; i++) fns.forEach((fn, j) => samples[j].push(fn()));
+  for (let i = 0; i < runs; i++) {
+    for (const [j, fn] of fns.entries()) samples[j].push(fn());
+  }
   return samples.map(median);
 }
 
@@ -97,10 +104,12 @@ async function timeToFirstAnswer(argsFor, dir) {
   const port = await freePort();
   const start = process.hrtime.bigint();
   const child = spawn(argsFor.cmd, argsFor.args(port, dir), { stdio: "ignore" });
-  await waitForAnswer(port);
-  const ms = Number(process.hrtime.bigint() - start) / 1e6;
-  await stopChild(child);
-  return ms;
+  try {
+    await waitForAnswer(port);
+    return Number(process.hrtime.bigint() - start) / 1e6;
+  } finally {
+    await stopChild(child);
+  }
 }
 
 function hasCommand(cmd) {
@@ -112,7 +121,10 @@ async function throughput(port, path) {
     const out = execFileSync("wrk", ["-t2", "-c50", "-d5s", `http://127.0.0.1:${port}${path}`], {
       encoding: "utf8",
     });
-    return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0), tool: "wrk -t2 -c50 -d5s" };
+    return {
+      rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0),
+      tool: "wrk -t2 -c50 -d5s",
+    };
   }
   const deadline = Date.now() + 5000;
   let done = 0;
@@ -152,7 +164,8 @@ function ptyRun(args, { until, cols = 80, rows = 24, env = {} }) {
     };
     term.onData((data) => {
       screen += data;
-      if (until && screen.includes(until)) finish(null, Number(process.hrtime.bigint() - start) / 1e6);
+      if (until && screen.includes(until))
+        finish(null, Number(process.hrtime.bigint() - start) / 1e6);
     });
     term.onExit(() => {
       if (!until) finish(null, Number(process.hrtime.bigint() - start) / 1e6);
@@ -167,7 +180,11 @@ function rssMb(pid) {
 
 function childPids(pid) {
   try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8")
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
   } catch {
     return [];
   }
@@ -177,7 +194,10 @@ const wanted = (name) => only.length === 0 || only.includes(name);
 
 if (wanted("startup")) {
   timeRun(["-e", "0"]);
-  const [bare, version] = interleaved(20, [() => timeRun(["-e", "0"]), () => timeRun([cli, "--version"])]);
+  const [bare, version] = interleaved(20, [
+    () => timeRun(["-e", "0"]),
+    () => timeRun([cli, "--version"]),
+  ]);
   report("learn-webservers --version", version, "ms", bare, 1.5);
 }
 
@@ -198,8 +218,14 @@ if (wanted("first-frame")) {
 
 if (wanted("static")) {
   const dir = makeSite();
-  const ours = { cmd: process.execPath, args: (port, d) => [staticSandbox, "--port", String(port), "--directory", d] };
-  const python = { cmd: "python3", args: (port, d) => ["-m", "http.server", String(port), "--bind", "127.0.0.1", "--directory", d] };
+  const ours = {
+    cmd: process.execPath,
+    args: (port, d) => [staticSandbox, "--port", String(port), "--directory", d],
+  };
+  const python = {
+    cmd: "python3",
+    args: (port, d) => ["-m", "http.server", String(port), "--bind", "127.0.0.1", "--directory", d],
+  };
   const hasPython = hasCommand("python3");
   const spawnOurs = [];
   const spawnPython = [];
@@ -208,7 +234,8 @@ if (wanted("static")) {
     if (hasPython) spawnPython.push(await timeToFirstAnswer(python, dir));
   }
   report("static sandbox spawn to first answer", median(spawnOurs), "ms", undefined, 300);
-  if (hasPython) report("python3 -m http.server spawn to first answer (reference)", median(spawnPython), "ms");
+  if (hasPython)
+    report("python3 -m http.server spawn to first answer (reference)", median(spawnPython), "ms");
 
   const port = await freePort();
   const child = spawn(process.execPath, ours.args(port, dir), { stdio: "ignore" });
@@ -221,9 +248,20 @@ if (wanted("static")) {
     await waitForAnswer(pport);
     const theirs = await throughput(pport, "/hello.txt");
     await stopChild(py);
-    report(`static sandbox throughput vs python3 -m http.server (${mine.tool})`, mine.rps, "req/s", theirs.rps, 3, "higher");
+    report(
+      `static sandbox throughput vs python3 -m http.server (${mine.tool})`,
+      mine.rps,
+      "req/s",
+      theirs.rps,
+      3,
+      "higher",
+    );
   } else {
-    report(`static sandbox throughput (${mine.tool}; python3 not installed, no baseline)`, mine.rps, "req/s");
+    report(
+      `static sandbox throughput (${mine.tool}; python3 not installed, no baseline)`,
+      mine.rps,
+      "req/s",
+    );
   }
   rmSync(dir, { recursive: true, force: true });
 }
@@ -236,7 +274,9 @@ if (wanted("memory")) {
   });
   await new Promise((r) => setTimeout(r, 1500));
   const tui = rssMb(term.pid);
-  const children = childPids(term.pid).map(rssMb).reduce((a, b) => a + b, 0);
+  const children = childPids(term.pid)
+    .map(rssMb)
+    .reduce((a, b) => a + b, 0);
   report("TUI resident memory with a lab running", tui, "MB", undefined, 150);
   report("TUI + sandbox resident memory (reference)", tui + children, "MB");
   term.write("\x03");

@@ -1,9 +1,10 @@
 import { execFileSync } from "node:child_process";
 import { chmodSync, cpSync, existsSync, readFileSync, rmSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
 const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
-const outdir = new URL("../dist/", import.meta.url).pathname;
+const outdir = fileURLToPath(new URL("../dist/", import.meta.url));
 rmSync(outdir, { recursive: true, force: true });
 
 const common = {
@@ -39,7 +40,7 @@ await Promise.all([
   }),
 ]);
 chmodSync(`${outdir}cli.js`, 0o755);
-const demoSite = new URL("../sandboxes/static/demo-site", import.meta.url).pathname;
+const demoSite = fileURLToPath(new URL("../sandboxes/static/demo-site", import.meta.url));
 if (existsSync(demoSite))
   cpSync(demoSite, `${outdir}sandboxes/static/demo-site`, { recursive: true });
 

@@ -244,11 +244,13 @@ Examples:
   return program;
 }
 
-/** A closed stdout (e.g. piped into head) ends the program quietly, through the one exit path. */
+const CLOSED_OUTPUT = new Set(["EPIPE", "EIO", "ERR_STREAM_DESTROYED"]);
+
+/** A closed stdout (piped into head, a closed terminal) ends the program quietly, through the one exit path. */
 function quietOnClosedOutput(): void {
   for (const stream of [process.stdout, process.stderr]) {
     stream.on("error", (err: NodeJS.ErrnoException) => {
-      if (err.code !== "EPIPE") throw err;
+      if (!CLOSED_OUTPUT.has(err.code ?? "")) throw err;
       void import("../lab/supervisor.js").then((s) => s.shutdown(0));
     });
   }

@@ -47,7 +47,7 @@ export async function resetCommand(
   const progress = await openProgress({ notice: true });
   let what = "all lessons";
   if (id !== undefined) {
-    if (!(id in progress.data.lessons)) findLesson(await openCourse(opts.lessons), id);
+    if (!Object.hasOwn(progress.data.lessons, id)) findLesson(await openCourse(opts.lessons), id);
     what = id;
   }
   if (!opts.yes) {
@@ -62,6 +62,13 @@ export async function resetCommand(
       return;
     }
   }
+  if (progress.readOnly) {
+    throw new CliError(
+      `progress was not reset: ${progress.path} is kept read-only (see the notice above); move it away to start afresh`,
+      1,
+    );
+  }
   progress.reset(id);
+  if (progress.notice) throw new CliError(`progress was not reset: ${progress.notice}`, 1);
   process.stdout.write(`Progress reset for ${what}.\n`);
 }

@@ -18,7 +18,10 @@ export function availableSandboxes(): string[] {
 
 function unknownSandbox(name: string | undefined, available: string[]): CliError {
   const what = name === undefined ? "which sandbox?" : `unknown sandbox '${name}';`;
-  const list = available.length > 0 ? available.join(", ") : "none (run npm run build)";
+  const list =
+    available.length > 0
+      ? available.join(", ")
+      : "none (the installation is incomplete: reinstall learn-webservers)";
   return usageError(`${what} the available sandboxes are: ${list}`);
 }
 
@@ -38,7 +41,10 @@ export async function sandboxCommand(
   const available = availableSandboxes();
   if (name === undefined || !available.includes(name)) throw unknownSandbox(name, available);
 
-  const child = spawn(process.execPath, [sandboxEntry(name), ...args], { stdio: "inherit" });
+  // The IPC channel is how the sandbox notices that this process died and exits with it.
+  const child = spawn(process.execPath, [sandboxEntry(name), ...args], {
+    stdio: ["inherit", "inherit", "inherit", "ipc"],
+  });
   const ignore = () => {};
   const forward = (signal: NodeJS.Signals) => () => {
     if (child.exitCode === null && child.signalCode === null) child.kill(signal);

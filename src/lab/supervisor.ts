@@ -131,7 +131,6 @@ class Sandbox extends EventEmitter implements SandboxProcess {
     // Without a listener, an IPC write to a dead child would be an uncaught error.
     child.on("error", (err) => {
       this.emit("log", { stream: "lab", text: `Sandbox process error: ${err.message}` });
-      if (child.pid === undefined) this.#finish(null, null);
     });
 
     this.#done = new Promise<void>((resolve) => {

@@ -172,6 +172,27 @@ describe("progress reset", () => {
     expect(readFileSync(join(home, "progress.json"), "utf8")).toBe(before);
   });
 
+  it("a progress file from a newer version: not reset, exit 1, the file untouched", async () => {
+    const home = tempDir();
+    const newer = JSON.stringify({ version: 99, lessons: {} });
+    writeFileSync(join(home, "progress.json"), newer);
+    const r = await runCli(["--lessons", PACK, "progress", "reset", "--yes"], {
+      env: cliEnv(home),
+    });
+    expect(r.code).toBe(1);
+    expect(r.stdout).not.toContain("Progress reset");
+    expect(r.stderr).toContain("progress was not reset");
+    expect(readFileSync(join(home, "progress.json"), "utf8")).toBe(newer);
+  });
+
+  it("a lesson id that names an Object property is still an unknown lesson", async () => {
+    const home = homeWithProgress();
+    const r = await runCli(["--lessons", PACK, "progress", "reset", "constructor", "--yes"], {
+      env: cliEnv(home),
+    });
+    expect(r.code).toBe(2);
+  });
+
   it("an unknown lesson: exit 2 with the valid ids", async () => {
     const home = homeWithProgress();
     const r = await runCli(["--lessons", PACK, "progress", "reset", "gamma", "--yes"], {

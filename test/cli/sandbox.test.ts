@@ -66,6 +66,18 @@ afterEach(() => {
 afterAll(removeTemps);
 
 describe("sandbox <name>", () => {
+  it("the sandbox exits by itself when the CLI that ran it is killed with SIGKILL", async () => {
+    const fg = foreground(["static", "--port", "0"]);
+    await urlOf(fg);
+    const cli = fg.child.pid as number;
+    const [sandbox] = await waitFor(() => {
+      const kids = childPids(cli);
+      return kids.length > 0 && kids;
+    }, "the sandbox process");
+    process.kill(cli, "SIGKILL");
+    expect(await waitGone(sandbox as number, 3000)).toBe(true);
+  });
+
   it("static --port 0 answers a request and exits 0 on Ctrl+C with the server's goodbye", async () => {
     const fg = foreground(["static", "--port", "0"]);
     const url = await urlOf(fg);

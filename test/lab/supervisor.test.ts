@@ -141,11 +141,9 @@ describe("startSandbox", () => {
     const exits: (number | null)[] = [];
     s.on("exit", (code) => exits.push(code));
     const { port } = await s.ready;
-    const started = Date.now();
     await s.stop();
-    expect(Date.now() - started).toBeLessThan(1500);
     expect(s.exited).toBe(true);
-    expect(exits).toHaveLength(1);
+    expect(exits).toEqual([0]);
     expect(alive(s.pid)).toBe(false);
     expect(() => process.kill(s.pid, 0)).toThrow();
     await close(await listen(port));
