@@ -30,7 +30,9 @@ const verbose = process.argv.includes("--verbose");
 function findPython() {
   const candidates = [process.env.PYTHON, "/usr/bin/python3", "python3"].filter(Boolean);
   for (const cmd of candidates) {
-    const r = spawnSync(cmd, ["-c", "import sys; print(sys.version.split()[0])"], { encoding: "utf8" });
+    const r = spawnSync(cmd, ["-c", "import sys; print(sys.version.split()[0])"], {
+      encoding: "utf8",
+    });
     if (r.status === 0) return { cmd, version: r.stdout.trim() };
   }
   return undefined;
@@ -142,10 +144,22 @@ const cases = [
   ["ims rfc850", ims("Thursday, 26-Nov-26 09:57:02 GMT")],
   ["ims asctime", ims("Thu Nov 26 09:57:02 2026")],
   ["ims feb 30", ims("Mon, 30 Feb 2026 09:57:02 GMT")],
-  ["ims folded", get("/hello.txt", `If-Modified-Since: Thu, 26 Nov${CRLF} 2026 09:57:02 GMT${CRLF}`)],
-  ["ims lower-case name", get("/hello.txt", `if-modified-since: Thu, 26 Nov 2026 09:57:02 GMT${CRLF}`)],
-  ["ims after a non-header line", get("/hello.txt", `Junk${CRLF}If-Modified-Since: Thu, 26 Nov 2026 09:57:02 GMT${CRLF}`)],
-  ["ims 304 on a listing is 200", get("/sub/", `If-Modified-Since: Fri, 27 Nov 2099 09:57:02 GMT${CRLF}`)],
+  [
+    "ims folded",
+    get("/hello.txt", `If-Modified-Since: Thu, 26 Nov${CRLF} 2026 09:57:02 GMT${CRLF}`),
+  ],
+  [
+    "ims lower-case name",
+    get("/hello.txt", `if-modified-since: Thu, 26 Nov 2026 09:57:02 GMT${CRLF}`),
+  ],
+  [
+    "ims after a non-header line",
+    get("/hello.txt", `Junk${CRLF}If-Modified-Since: Thu, 26 Nov 2026 09:57:02 GMT${CRLF}`),
+  ],
+  [
+    "ims 304 on a listing is 200",
+    get("/sub/", `If-Modified-Since: Fri, 27 Nov 2099 09:57:02 GMT${CRLF}`),
+  ],
   ["404", get("/nope.txt")],
   ["head 404", head("/nope.txt")],
   ["POST", `POST /hello.txt HTTP/1.1${CRLF}Host: x${CRLF}Content-Length: 3${CRLF}${CRLF}a=1`],
@@ -212,12 +226,33 @@ const cases = [
   ["431 long header", get("/hello.txt", `X-Long: ${"b".repeat(70000)}${CRLF}`)],
   ["431 many headers", get("/hello.txt", `X: y${CRLF}`.repeat(100))],
   ["99 headers is fine", get("/hello.txt", `X: y${CRLF}`.repeat(98))],
-  ["random bytes", Buffer.from([0x16, 0x03, 0x01, 0x00, 0xa5, 0x01, 0x00, 0x00, 0xa1, 0x03, 0x03, 0x0a, 0x0d, 0x0a])],
+  [
+    "random bytes",
+    Buffer.from([
+      0x16, 0x03, 0x01, 0x00, 0xa5, 0x01, 0x00, 0x00, 0xa1, 0x03, 0x03, 0x0a, 0x0d, 0x0a,
+    ]),
+  ],
   // The documented safety differences: the real server leaves the root or the site here.
-  ["symlink out of the root (dir)", get("/link-out/secret.txt"), { expect: "404 instead of the file outside the root" }],
-  ["symlink out of the root (file)", get("/link-secret.txt"), { expect: "404 instead of the file outside the root" }],
-  ["redirect /\\example.com", get("/\\example.com"), { expect: "Location /%5Cexample.com/ instead of /\\example.com/ (browsers read /\\ as //)" }],
-  ["redirect absolute-form", `GET http://evil/x HTTP/1.1${CRLF}${CRLF}`, { expect: "Location /http://evil/x/ instead of http://evil/x/ (off-site)" }],
+  [
+    "symlink out of the root (dir)",
+    get("/link-out/secret.txt"),
+    { expect: "404 instead of the file outside the root" },
+  ],
+  [
+    "symlink out of the root (file)",
+    get("/link-secret.txt"),
+    { expect: "404 instead of the file outside the root" },
+  ],
+  [
+    "redirect /\\example.com",
+    get("/\\example.com"),
+    { expect: "Location /%5Cexample.com/ instead of /\\example.com/ (browsers read /\\ as //)" },
+  ],
+  [
+    "redirect absolute-form",
+    `GET http://evil/x HTTP/1.1${CRLF}${CRLF}`,
+    { expect: "Location /http://evil/x/ instead of http://evil/x/ (off-site)" },
+  ],
 ];
 
 function freePort() {
@@ -232,7 +267,10 @@ function freePort() {
 }
 
 function start(cmd, args, env = {}) {
-  const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
+  const child = spawn(cmd, args, {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...env },
+  });
   const out = { stdout: "", stderr: "", child };
   child.stdout.setEncoding("utf8").on("data", (d) => {
     out.stdout += d;
@@ -316,13 +354,26 @@ const py = start(
   ["-m", "http.server", String(pyPort), "--bind", "127.0.0.1", "--directory", dir],
   { PYTHONUNBUFFERED: "1" },
 );
-const ours = start(process.execPath, [sandbox, String(ourPort), "--bind", "127.0.0.1", "--directory", dir]);
+const ours = start(process.execPath, [
+  sandbox,
+  String(ourPort),
+  "--bind",
+  "127.0.0.1",
+  "--directory",
+  dir,
+]);
 let failures = 0;
 const documented = [];
 
 try {
   await Promise.all([waitForBanner(py), waitForBanner(ours)]);
   console.log(`python: ${python.cmd} ${python.version}   sandbox: ${sandbox}`);
+  if (python.version !== "3.11.2") {
+    console.log(
+      "note: the sandbox imitates CPython 3.11.2; later releases changed details (3.11.5+ only\n" +
+        "accepts ASCII digits in the request version, for one), so some differences below may be those.",
+    );
+  }
   console.log(`served directory: ${dir}\n`);
   const banner = (s, port) => s.stdout.split("\n")[0].replaceAll(String(port), "<port>");
   if (banner(py, pyPort) !== banner(ours, ourPort)) {
@@ -343,13 +394,18 @@ try {
     if (ra.head.join("\n") !== rb.head.join("\n")) {
       problems.push(`  head python: ${show(ra.head)}\n  head ours:   ${show(rb.head)}`);
     }
-    if (ra.body !== rb.body) problems.push(`  body python: ${show(ra.body)}\n  body ours:   ${show(rb.body)}`);
-    if (la.join("\n") !== lb.join("\n")) problems.push(`  log python: ${show(la)}\n  log ours:   ${show(lb)}`);
+    if (ra.body !== rb.body)
+      problems.push(`  body python: ${show(ra.body)}\n  body ours:   ${show(rb.body)}`);
+    if (la.join("\n") !== lb.join("\n"))
+      problems.push(`  log python: ${show(la)}\n  log ours:   ${show(lb)}`);
     if (options.expect) {
-      const leaked = b.bytes.includes("TOP SECRET") || /Location: (?!\/[^/\\])/.test(rb.head.join("\n"));
+      const leaked =
+        b.bytes.includes("TOP SECRET") || /Location: (?!\/[^/\\])/.test(rb.head.join("\n"));
       if (problems.length === 0 || leaked) {
         failures++;
-        console.log(`FAIL ${name}: expected a safety difference (${options.expect}), got ${leaked ? "a leak" : "none"}`);
+        console.log(
+          `FAIL ${name}: expected a safety difference (${options.expect}), got ${leaked ? "a leak" : "none"}`,
+        );
       } else {
         documented.push(`${name}: ${options.expect}`);
         if (verbose) console.log(`expected difference ${name}\n${problems.join("\n")}`);
@@ -358,9 +414,13 @@ try {
     }
     if (problems.length > 0) {
       failures++;
-      console.log(`DIFF ${name} ${show(typeof raw === "string" ? raw.slice(0, 80) : "<bytes>")}\n${problems.join("\n")}`);
+      console.log(
+        `DIFF ${name} ${show(typeof raw === "string" ? raw.slice(0, 80) : "<bytes>")}\n${problems.join("\n")}`,
+      );
     } else if (verbose) {
-      console.log(`same ${name}: ${ra.head[0] ?? (a.bytes.length ? "(body only)" : "(no response)")}`);
+      console.log(
+        `same ${name}: ${ra.head[0] ?? (a.bytes.length ? "(body only)" : "(no response)")}`,
+      );
     }
   }
 
@@ -373,10 +433,13 @@ try {
         }),
     ),
   );
-  const tail = (r) => `${r.code}/${r.signal} ${JSON.stringify(r.stdout.slice(r.stdout.indexOf("\n") + 1))}`;
+  const tail = (r) =>
+    `${r.code}/${r.signal} ${JSON.stringify(r.stdout.slice(r.stdout.indexOf("\n") + 1))}`;
   if (tail(interrupted[0]) !== tail(interrupted[1])) {
     failures++;
-    console.log(`DIFF SIGINT\n  python: ${tail(interrupted[0])}\n  ours:   ${tail(interrupted[1])}`);
+    console.log(
+      `DIFF SIGINT\n  python: ${tail(interrupted[0])}\n  ours:   ${tail(interrupted[1])}`,
+    );
   }
 } finally {
   for (const s of [py, ours]) if (s.child.exitCode === null) s.child.kill("SIGKILL");
@@ -387,7 +450,13 @@ try {
 console.log(`\n${cases.length} requests, banner and Ctrl+C compared.`);
 console.log("Documented safety differences (the sandbox on purpose does not do what Python does):");
 for (const line of documented) console.log(`  - ${line}`);
-console.log("Not compared: the default bind address (127.0.0.1 here, 0.0.0.0 for Python), ports above 65535");
-console.log("(Python wraps them, the sandbox refuses), and FIFOs in the served directory (Python hangs on them).");
-console.log(failures === 0 ? "\nOK: no other differences." : `\n${failures} unexpected difference(s).`);
+console.log(
+  "Not compared: the default bind address (127.0.0.1 here, 0.0.0.0 for Python), ports above 65535",
+);
+console.log(
+  "(Python wraps them, the sandbox refuses), and FIFOs in the served directory (Python hangs on them).",
+);
+console.log(
+  failures === 0 ? "\nOK: no other differences." : `\n${failures} unexpected difference(s).`,
+);
 process.exit(failures === 0 ? 0 : 1);

@@ -9,6 +9,8 @@ export interface FlagSpec {
 export interface ParsedFlags {
   values: Record<string, string | boolean | undefined>;
   positionals: string[];
+  /** The value of a string flag, or undefined when it was not given. */
+  string(name: string): string | undefined;
 }
 
 /** Prints `prog: message` and the pointer to --help on stderr, exits 2 (like argparse). */
@@ -54,7 +56,11 @@ export function parseFlags(
   for (const [name, value] of Object.entries(parsed.values)) {
     values[name] = Array.isArray(value) ? value.at(-1) : value;
   }
-  return { values, positionals: parsed.positionals };
+  return {
+    values,
+    positionals: parsed.positionals,
+    string: (name) => (typeof values[name] === "string" ? (values[name] as string) : undefined),
+  };
 }
 
 /** A TCP port: an integer 0..65535 (0 takes a free one). */

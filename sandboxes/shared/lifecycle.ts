@@ -25,10 +25,11 @@ export interface Lifecycle {
 // The parent may already be gone: exit well inside the 1 s the contract allows.
 const PARENT_GONE_EXIT_MS = 600;
 
-function withTimeout(work: Promise<void> | void, ms: number): Promise<void> {
+function withTimeout(work: () => Promise<void> | void, ms: number): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimeout(resolve, ms);
-    Promise.resolve(work)
+    Promise.resolve()
+      .then(work)
       .catch(() => {})
       .finally(() => {
         clearTimeout(timer);
@@ -50,7 +51,7 @@ export function installLifecycle(options: LifecycleOptions): Lifecycle {
     if (stopping) return stopping;
     sendEvent({ type: "stopping", reason });
     stopping = (async () => {
-      await withTimeout(options.close(reason), closeTimeoutMs);
+      await withTimeout(() => options.close(reason), closeTimeoutMs);
       flushOutput();
       await flushEvents(200);
       process.exit(code);

@@ -43,9 +43,13 @@ export function portInUseEvent(port: number, host: string): ErrorEvent {
   };
 }
 
-/** The fatal event for any other failure to bind or resolve. */
-export function bindErrorEvent(err: NodeJS.ErrnoException, port: number, host: string): ErrorEvent {
-  const code = err.code ?? "EBIND";
+/** The fatal event for a failure to resolve the host or bind the port (`code` as Node gives it). */
+export function bindErrorEvent(
+  code: string | undefined,
+  port: number,
+  host: string,
+  detail = "",
+): ErrorEvent {
   if (code === "EADDRINUSE") return portInUseEvent(port, host);
   const messages: Record<string, string> = {
     EADDRNOTAVAIL: `Cannot listen on ${host}: it is not an address of this machine.`,
@@ -55,8 +59,8 @@ export function bindErrorEvent(err: NodeJS.ErrnoException, port: number, host: s
   };
   const event: ErrorEvent = {
     type: "error",
-    code,
-    message: messages[code] ?? `Cannot listen on ${host} port ${port}: ${err.message}`,
+    code: code ?? "EBIND",
+    message: messages[code ?? ""] ?? `Cannot listen on ${host} port ${port}: ${detail}`,
     fatal: true,
   };
   if (code === "EACCES") event.hint = "Choose a port of 1024 or above, or --port 0.";

@@ -80,11 +80,12 @@ export function pyRepr(text: string): string {
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters Python escapes
 const LOG_SCRUB = /[\x00-\x1f\x7f-\x9f\\]/g;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the same set, to test without state
+const NEEDS_SCRUB = /[\x00-\x1f\x7f-\x9f\\]/;
 
 /** BaseHTTPRequestHandler._control_char_table: C0/C1 controls as \xNN, backslash doubled. */
 export function scrubLogText(text: string): string {
-  LOG_SCRUB.lastIndex = 0;
-  if (!LOG_SCRUB.test(text)) return text;
+  if (!NEEDS_SCRUB.test(text)) return text;
   return text.replace(LOG_SCRUB, (ch) => (ch === "\\" ? "\\\\" : `\\x${hex(ch.charCodeAt(0), 2)}`));
 }
 
@@ -106,8 +107,11 @@ export function pyRstrip(text: string): string {
   return m ? text.slice(0, m.index) : text;
 }
 
+const SIMPLE_WORDS = /^[!-~]+(?: [!-~]+)*$/;
+
 /** str.split() with no argument: runs of Unicode whitespace, no empty strings. */
 export function pySplit(text: string): string[] {
+  if (SIMPLE_WORDS.test(text)) return text.split(" ");
   const words = text.split(PY_WHITESPACE);
   if (words.length > 0 && words[0] === "") words.shift();
   if (words.length > 0 && words[words.length - 1] === "") words.pop();

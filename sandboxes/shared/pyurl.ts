@@ -87,8 +87,10 @@ export function decodeUtf8(
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
+const ANY_SURROGATE = /[\uD800-\uDFFF]/;
+
 export function hasLoneSurrogate(text: string): boolean {
-  return LONE_SURROGATE.test(text);
+  return ANY_SURROGATE.test(text) && LONE_SURROGATE.test(text);
 }
 
 /**

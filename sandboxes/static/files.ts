@@ -5,6 +5,7 @@ import {
   constants,
   type Dirent,
   lstat,
+  lstatSync,
   open,
   read,
   realpath,
@@ -35,8 +36,21 @@ export class Root {
   readonly #prefix: string;
   readonly #realBuf: Buffer;
   readonly #prefixBuf: Buffer;
+  readonly #batch = new Map<string, Promise<Target | null>>();
+  #slow = 0;
 
-  constructor(real: string) {
+  readonly #base: string;
+  readonly #basePrefix: string;
+
+  /**
+   * `real` is the served directory's real path; `base` the same directory as the paths handed
+   * to `lookup` spell it (default `real`). `inline: false` starts on the thread pool, as after
+   * slow lookups.
+   */
+  constructor(real: string, options: { base?: string; inline?: boolean } = {}) {
+    if (options.inline === false) this.#slow = SLOW_LOOKUPS;
+    this.#base = options.base ?? real;
+    this.#basePrefix = this.#base.endsWith("/") ? this.#base : `${this.#base}/`;
     this.#real = real;
     this.#prefix = real.endsWith(sep) ? real : real + sep;
     this.#realBuf = Buffer.from(real);
@@ -63,24 +77,21 @@ export class Root {
     });
   }
 
-  #batch = new Map<string, Promise<Target | null>>();
-  #slow = 0;
-
   /**
    * What `path` is, once resolved inside the root; null when missing or outside.
    *
-   * realpath and stat are answered from the kernel's caches in microseconds on a local disk,
-   * where a trip through the thread pool costs far more than the calls, so they run inline;
+   * lstat, realpath and stat are answered from the kernel's caches in microseconds on a local
+   * disk, where a trip through the thread pool costs far more than the calls, so they run inline;
    * lookups slower than SLOW_LOOKUP_MS (a network or FUSE mount) move them to the thread pool
-   * for good. There, lookups asked for in the same turn of the event loop share one
-   * look at the disk, taken after all of them arrived, so no answer is older than its request.
+   * for good. There, lookups asked for in the same turn of the event loop share one look at
+   * the disk, taken after all of them arrived, so no answer is older than its request.
    */
-  lookup(path: FsPath): Promise<Target | null> {
+  lookup(path: FsPath): Target | null | Promise<Target | null> {
     if (this.#slow < SLOW_LOOKUPS) {
       const started = performance.now();
       const target = this.#lookupSync(path);
       if (performance.now() - started > SLOW_LOOKUP_MS) this.#slow++;
-      return Promise.resolve(target);
+      return target;
     }
     if (typeof path !== "string") return this.#lookupNow(path);
     let pending = this.#batch.get(path);
@@ -92,8 +103,39 @@ export class Root {
     return pending;
   }
 
+  /**
+   * A path under `base` made only of plain names is inside the root when none of its parts is a
+   * symlink: one lstat per part answers that, and the last one is the file's stat. Undefined
+   * when a part is a symlink (or the path is not under `base`): resolve it then.
+   */
+  #walk(path: string): Target | null | undefined {
+    let rest: string;
+    if (path === this.#base) rest = "";
+    else if (path.startsWith(this.#basePrefix)) rest = path.slice(this.#basePrefix.length);
+    else return undefined;
+    const names = rest.split("/").filter((name) => name !== "");
+    let current = this.#real;
+    let stats = names.length === 0 ? statSync(current, { throwIfNoEntry: false }) : undefined;
+    for (let i = 0; i < names.length; i++) {
+      current = current.endsWith(sep) ? current + names[i] : `${current}${sep}${names[i]}`;
+      stats = lstatSync(current, { throwIfNoEntry: false });
+      if (!stats) return null;
+      if (stats.isSymbolicLink()) return undefined;
+      if (i < names.length - 1 && !stats.isDirectory()) return null;
+    }
+    if (!stats) return null;
+    if (stats.isDirectory()) return { kind: "dir", real: current };
+    if (rest.endsWith("/")) return null;
+    if (stats.isFile()) return { kind: "file", real: current, stats };
+    return { kind: "other" };
+  }
+
   #lookupSync(path: FsPath): Target | null {
     try {
+      if (typeof path === "string") {
+        const walked = this.#walk(path);
+        if (walked !== undefined) return walked;
+      }
       const real =
         typeof path === "string"
           ? realpathSync.native(path)
@@ -170,6 +212,14 @@ function sameFile(entry: Cached, stats: Stats): boolean {
   );
 }
 
+// A file changed this recently may change again within its timestamps' granularity (whole
+// seconds on some filesystems) without a visible change in its stat: read it again next time.
+const SETTLE_MS = 2_000;
+
+function settled(stats: Stats, now: number): boolean {
+  return now - stats.mtimeMs > SETTLE_MS && now - stats.ctimeMs > SETTLE_MS;
+}
+
 function remember(key: string, stats: Stats, body: Buffer): void {
   const old = cache.get(key);
   if (old) {
@@ -190,10 +240,18 @@ function remember(key: string, stats: Stats, body: Buffer): void {
  * The whole content of a small file found by `Root.lookup`, from memory when the file is
  * unchanged; null when it cannot be opened any more.
  */
-export async function smallFileBody(real: FsPath, stats: Stats): Promise<Buffer | null> {
-  const key = typeof real === "string" ? real : undefined;
-  const hit = key === undefined ? undefined : cache.get(key);
+export function smallFileBody(
+  real: FsPath,
+  stats: Stats,
+  now = Date.now(),
+): Buffer | Promise<Buffer | null> {
+  const hit = typeof real === "string" ? cache.get(real) : undefined;
   if (hit && sameFile(hit, stats)) return hit.body;
+  return readSmallFile(real, stats, now);
+}
+
+async function readSmallFile(real: FsPath, stats: Stats, now: number): Promise<Buffer | null> {
+  const key = typeof real === "string" ? real : undefined;
   const fd = await openFile(real);
   if (fd === null) return null;
   const body = Buffer.allocUnsafe(stats.size);
@@ -205,7 +263,7 @@ export async function smallFileBody(real: FsPath, stats: Stats): Promise<Buffer 
   }
   closeQuietly(fd);
   const out = got === stats.size ? body : body.subarray(0, got);
-  if (key !== undefined && got === stats.size) remember(key, stats, out);
+  if (key !== undefined && got === stats.size && settled(stats, now)) remember(key, stats, out);
   return out;
 }
 

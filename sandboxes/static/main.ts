@@ -99,7 +99,7 @@ async function fail(text: string, event: ReturnType<typeof bindErrorEvent>): Pro
 }
 
 async function main(): Promise<void> {
-  const { values, positionals } = parseFlags(
+  const flags = parseFlags(
     PROG,
     process.argv.slice(2),
     {
@@ -113,26 +113,25 @@ async function main(): Promise<void> {
     },
     1,
   );
-  if (values.help) {
+  if (flags.values.help) {
     process.stdout.write(HELP);
     return;
   }
-  const flavour = (values.flavour as string | undefined) ?? "http.server";
+  const flavour = flags.string("flavour") ?? "http.server";
   if (!FLAVOURS.includes(flavour)) {
     usageError(PROG, `unknown flavour '${flavour}': this sandbox imitates only http.server`);
   }
-  const portText = (values.port as string | undefined) ?? positionals[0] ?? "8000";
-  if (values.port !== undefined && positionals[0] !== undefined && values.port !== positionals[0]) {
-    usageError(PROG, `two different ports given: --port ${values.port} and ${positionals[0]}`);
+  const portFlag = flags.string("port");
+  const portArg = flags.positionals[0];
+  if (portFlag !== undefined && portArg !== undefined && portFlag !== portArg) {
+    usageError(PROG, `two different ports given: --port ${portFlag} and ${portArg}`);
   }
+  const portText = portFlag ?? portArg ?? "8000";
   const port = parsePort(PROG, portText);
-  const hostText =
-    (values.host as string | undefined) ?? (values.bind as string | undefined) ?? "127.0.0.1";
-  const threading =
-    values.threading === undefined
-      ? true
-      : parseOnOff(PROG, "--threading", values.threading as string);
-  const directory = resolve((values.directory as string | undefined) ?? process.cwd());
+  const hostText = flags.string("host") ?? flags.string("bind") ?? "127.0.0.1";
+  const threadingText = flags.string("threading");
+  const threading = threadingText === undefined || parseOnOff(PROG, "--threading", threadingText);
+  const directory = resolve(flags.string("directory") ?? process.cwd());
   let rootReal: string;
   try {
     rootReal = realpathSync.native(directory);
@@ -144,14 +143,10 @@ async function main(): Promise<void> {
   try {
     host = await resolveBindHost(hostText);
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
+    const code = (err as NodeJS.ErrnoException).code === "EAI_AGAIN" ? "EAI_AGAIN" : "ENOTFOUND";
     await fail(
       `${RESOLVE_FRAMES}socket.gaierror: [Errno -2] Name or service not known\n`,
-      bindErrorEvent(
-        { ...e, code: e.code === "EAI_AGAIN" ? "EAI_AGAIN" : "ENOTFOUND" },
-        port,
-        hostText,
-      ),
+      bindErrorEvent(code, port, hostText),
     );
     return;
   }
@@ -164,7 +159,7 @@ async function main(): Promise<void> {
 
   staticServer = createStaticServer({
     directory,
-    root: new Root(rootReal),
+    root: new Root(rootReal, { base: directory }),
     threading,
     onRequest: hasIpc() ? sendEvent : undefined,
   });
@@ -174,7 +169,10 @@ async function main(): Promise<void> {
     address = await listenOnce(staticServer.server, { host, port, backlog: LISTEN_BACKLOG });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    await fail(`${BIND_FRAMES}${bindErrorLine(e)}\n`, bindErrorEvent(e, port, hostText));
+    await fail(
+      `${BIND_FRAMES}${bindErrorLine(e)}\n`,
+      bindErrorEvent(e.code, port, hostText, e.message),
+    );
     return;
   }
 

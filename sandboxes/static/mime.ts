@@ -270,25 +270,26 @@ export function splitext(path: string): [string, string] {
   return [path, ""];
 }
 
-function hasOwn(map: Record<string, string>, key: string): boolean {
-  return Object.hasOwn(map, key);
-}
+const handlerMap = new Map(Object.entries(HANDLER_MAP));
+const suffixMap = new Map(Object.entries(SUFFIX_MAP));
+const types = new Map(Object.entries(TYPES));
 
 function mimetypesGuess(path: string): string | undefined {
   let [base, ext] = splitext(path);
-  while (hasOwn(SUFFIX_MAP, ext.toLowerCase())) {
-    [base, ext] = splitext(base + SUFFIX_MAP[ext.toLowerCase()]);
+  for (let next = suffixMap.get(ext.toLowerCase()); next; next = suffixMap.get(ext.toLowerCase())) {
+    [base, ext] = splitext(base + next);
   }
   if (ENCODINGS.has(ext)) [base, ext] = splitext(base);
-  const lower = ext.toLowerCase();
-  return hasOwn(TYPES, lower) ? TYPES[lower] : undefined;
+  return types.get(ext.toLowerCase());
 }
 
 /** The Content-type http.server sends for this file path. */
 export function guessType(path: string): string {
   const [, ext] = splitext(path);
-  if (hasOwn(HANDLER_MAP, ext)) return HANDLER_MAP[ext] as string;
-  const lower = ext.toLowerCase();
-  if (hasOwn(HANDLER_MAP, lower)) return HANDLER_MAP[lower] as string;
-  return mimetypesGuess(path) ?? "application/octet-stream";
+  return (
+    handlerMap.get(ext) ??
+    handlerMap.get(ext.toLowerCase()) ??
+    mimetypesGuess(path) ??
+    "application/octet-stream"
+  );
 }

@@ -10,15 +10,16 @@ export const MAX_LINE = 65536;
 /** http.client._MAXHEADERS: more header lines (the blank one included) is a 431. */
 export const MAX_HEADERS = 100;
 
-export type ParseOutcome =
+export type ParseOutcome = { words: string[] } & (
   | { kind: "ok"; command: string; path: string; version: string }
   | { kind: "silent" }
-  | { kind: "error"; code: number; message: string; version: string; command: string | null };
+  | { kind: "error"; code: number; message: string; version: string }
+);
 
 /** BaseHTTPRequestHandler.parse_request up to reading the headers, for protocol HTTP/1.0. */
 export function parseRequestLine(requestline: string): ParseOutcome {
   const words = pySplit(requestline);
-  if (words.length === 0) return { kind: "silent" };
+  if (words.length === 0) return { kind: "silent", words };
   let version = "HTTP/0.9";
   if (words.length >= 3) {
     const word = words[words.length - 1] ?? "";
@@ -29,7 +30,7 @@ export function parseRequestLine(requestline: string): ParseOutcome {
         code: 400,
         message: `Bad request version (${pyRepr(word)})`,
         version,
-        command: null,
+        words,
       };
     }
     if (numbers[0] > 2 || (numbers[0] === 2 && numbers[1] >= 0)) {
@@ -38,7 +39,7 @@ export function parseRequestLine(requestline: string): ParseOutcome {
         code: 505,
         message: `Invalid HTTP version (${word.slice(5)})`,
         version,
-        command: null,
+        words,
       };
     }
     version = word;
@@ -49,7 +50,7 @@ export function parseRequestLine(requestline: string): ParseOutcome {
       code: 400,
       message: `Bad request syntax (${pyRepr(requestline)})`,
       version,
-      command: null,
+      words,
     };
   }
   const command = words[0] ?? "";
@@ -60,12 +61,12 @@ export function parseRequestLine(requestline: string): ParseOutcome {
       code: 400,
       message: `Bad HTTP/0.9 request type (${pyRepr(command)})`,
       version,
-      command: null,
+      words,
     };
   }
   // gh-87389: a leading '//' would make the redirect below an open redirect.
   if (path.startsWith("//")) path = `/${path.replace(/^\/+/, "")}`;
-  return { kind: "ok", command, path, version };
+  return { kind: "ok", command, path, version, words };
 }
 
 /** (major, minor) when `word` is a version CPython accepts, else undefined. */
@@ -93,8 +94,15 @@ const HEADER_LINE = /^(From |[\x21-\x39\x3b-\x7e]*:|[\t ])/;
  * order, continuation lines folded in, parsing stopped at the first line that is not a header.
  */
 export function parseHeaderLines(raw: string[]): HeaderField[] {
-  const text = raw.join("");
-  const lines = text.match(/[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$/g) ?? [];
+  let lines = raw;
+  for (const line of raw) {
+    const cr = line.indexOf("\r");
+    if (cr !== -1 && cr !== line.length - 2) {
+      // A lone CR ends a line for the email parser too: split again the way it does.
+      lines = raw.join("").match(/[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$/g) ?? [];
+      break;
+    }
+  }
   const headerLines: string[] = [];
   for (const line of lines) {
     if (!HEADER_LINE.test(line)) break;

@@ -16,7 +16,6 @@ import {
   logDateTimeNow,
   pyRepr,
   pyRstrip,
-  pySplit,
   scrubLogText,
 } from "../shared/python.js";
 import {
@@ -60,6 +59,10 @@ export const LISTEN_BACKLOG = 5;
 const IDLE_TIMEOUT_MS = 5 * 60_000;
 // After our FIN, give the client this long to close before the socket is destroyed.
 const LINGER_MS = 2_000;
+// With threading off, connections beyond this many waiting are refused (Python's kernel queue
+// holds 5; this one only bounds memory).
+const MAX_WAITING = 1000;
+const TRANSLATED_ENTRIES = 1024;
 
 const RESPONSES: Record<number, [string, string]> = {
   200: ["OK", "Request fulfilled, document follows"],
@@ -143,6 +146,19 @@ export function onSiteLocation(location: string): string {
   return out;
 }
 
+let lastMtimeSecond = Number.NaN;
+let lastMtimeText = "";
+
+/** date_time_string(st_mtime), remembered for the last second seen. */
+function lastModifiedHeader(mtimeMs: number): string {
+  const second = Math.floor(mtimeMs / 1000);
+  if (second !== lastMtimeSecond) {
+    lastMtimeSecond = second;
+    lastMtimeText = httpDate(second);
+  }
+  return lastMtimeText;
+}
+
 function drained(socket: Socket): Promise<void> {
   return new Promise((done) => {
     const finish = () => {
@@ -181,6 +197,11 @@ export interface StaticServerOptions {
   onRequest?(event: RequestEvent): void;
 }
 
+interface Context extends StaticServerOptions {
+  /** translate_path's answers so far, by request path. */
+  translated: Map<string, string>;
+}
+
 let nextRequestId = 1;
 
 enum Phase {
@@ -198,6 +219,7 @@ class Exchange {
   #fields: HeaderField[] = [];
   #requestline = "";
   #target = "";
+  #firstWord = "";
   #command: string | null = null;
   #path = "";
   #version = "HTTP/0.9";
@@ -219,8 +241,11 @@ class Exchange {
 
   constructor(
     readonly socket: Socket,
-    private readonly options: StaticServerOptions,
+    private readonly options: Context,
+    /** Called once when this connection no longer holds the server (threading off). */
     private readonly release: () => void,
+    /** Called once the socket is closed. */
+    private readonly closed: (exchange: Exchange) => void,
   ) {
     this.#remote = socket.remoteAddress ?? "";
     this.#remotePort = socket.remotePort ?? 0;
@@ -230,6 +255,7 @@ class Exchange {
       this.#closed = true;
       this.#phase = Phase.Done;
       this.#release();
+      this.closed(this);
     });
     socket.on("data", (chunk: Buffer) => this.#onData(chunk));
     socket.on("end", () => this.#onEnd());
@@ -311,7 +337,8 @@ class Exchange {
       if (this.#started === 0) this.#started = performance.now();
       this.#requestline = line.replace(/[\r\n]+$/, "");
       const outcome = parseRequestLine(this.#requestline);
-      this.#target = pySplit(this.#requestline)[1] ?? "";
+      this.#target = outcome.words[1] ?? "";
+      this.#firstWord = outcome.words[0] ?? "";
       if (outcome.kind === "silent") {
         this.#phase = Phase.Done;
         this.#close();
@@ -392,7 +419,7 @@ class Exchange {
   #sendHeader(name: string, value: string): void {
     if (this.#version === "HTTP/0.9") return;
     this.#head += `${name}: ${value}\r\n`;
-    this.#responseHeaders[name] = value;
+    if (this.options.onRequest) this.#responseHeaders[name] = value;
   }
 
   #endHeaders(): void {
@@ -478,7 +505,7 @@ class Exchange {
       id: nextRequestId++,
       time: new Date().toISOString(),
       remote: this.#remote,
-      method: this.#command ?? pySplit(this.#requestline)[0] ?? "",
+      method: this.#command ?? this.#firstWord,
       target: this.#target,
       path: unquote(pathOnly),
       version: this.#version,
@@ -513,11 +540,23 @@ class Exchange {
 
   // SimpleHTTPRequestHandler.
 
-  /** translate_path: the Python str path, and the same as bytes for the OS when it needs them. */
+  /** translate_path, remembered: it depends on nothing but the request path. */
   #translatePath(path: string): string {
+    const known = this.options.translated.get(path);
+    if (known !== undefined) return known;
+    const out = this.#translate(path);
+    const translated = this.options.translated;
+    if (translated.size >= TRANSLATED_ENTRIES) translated.clear();
+    translated.set(path, out);
+    return out;
+  }
+
+  #translate(path: string): string {
     let p = path.split("?", 1)[0] ?? "";
     p = p.split("#", 1)[0] ?? "";
-    const trailingSlash = pyRstrip(p).endsWith("/");
+    const last = p.charCodeAt(p.length - 1);
+    const trailingSlash =
+      last === 0x2f || (last <= 0x20 || last >= 0x85 ? pyRstrip(p).endsWith("/") : false);
     p = unquotePath(p);
     const words: string[] = [];
     for (const word of p.split("/")) {
@@ -550,7 +589,8 @@ class Exchange {
       }
     }
     const root = this.options.root;
-    let target = fsPath === undefined ? null : await root.lookup(fsPath);
+    const looked = fsPath === undefined ? null : root.lookup(fsPath);
+    let target = looked instanceof Promise ? await looked : looked;
     let servedPath = path;
 
     if (target?.kind === "dir") {
@@ -576,7 +616,8 @@ class Exchange {
         const candidate = path.endsWith("/") ? path + index : `${path}/${index}`;
         const candidateFs =
           typeof fsPath === "string" ? candidate : encodeUtf8(candidate, "surrogateescape");
-        const found = await root.lookup(candidateFs);
+        const lookedUp = root.lookup(candidateFs);
+        const found = lookedUp instanceof Promise ? await lookedUp : lookedUp;
         if (found?.kind === "file") {
           target = found;
           servedPath = candidate;
@@ -608,8 +649,12 @@ class Exchange {
     const { stats } = target;
     let body: Buffer | null = null;
     let fd: number | null = null;
-    if (stats.size <= CACHEABLE) body = await smallFileBody(target.real, stats);
-    else fd = await openFile(target.real);
+    if (stats.size <= CACHEABLE) {
+      const small = smallFileBody(target.real, stats);
+      body = small instanceof Promise ? await small : small;
+    } else {
+      fd = await openFile(target.real);
+    }
     if (body === null && fd === null) {
       this.#sendError(404, "File not found");
       return { kind: "done" };
@@ -632,7 +677,7 @@ class Exchange {
     this.#sendResponse(200);
     this.#sendHeader("Content-type", ctype);
     this.#sendHeader("Content-Length", String(stats.size));
-    this.#sendHeader("Last-Modified", httpDate(stats.mtimeMs / 1000));
+    this.#sendHeader("Last-Modified", lastModifiedHeader(stats.mtimeMs));
     this.#endHeaders();
     return fd !== null ? { kind: "stream", fd } : { kind: "body", body: body ?? Buffer.alloc(0) };
   }
@@ -703,15 +748,14 @@ export interface StaticServer {
  * The listening server. With threading on, every connection is served at once
  * (ThreadingHTTPServer); off, one connection at a time, the others waiting unread (HTTPServer).
  */
-export function createStaticServer(options: StaticServerOptions): StaticServer {
+export function createStaticServer(serverOptions: StaticServerOptions): StaticServer {
+  const options: Context = { ...serverOptions, translated: new Map() };
   const waiting: Socket[] = [];
-  const open = new Set<Socket>();
   const exchanges = new Set<Exchange>();
   let busy = false;
 
-  const track = (exchange: Exchange) => {
-    exchanges.add(exchange);
-    exchange.socket.once("close", () => exchanges.delete(exchange));
+  const forget = (exchange: Exchange) => {
+    exchanges.delete(exchange);
   };
   const sweep = setInterval(() => {
     const now = performance.now();
@@ -728,26 +772,27 @@ export function createStaticServer(options: StaticServerOptions): StaticServer {
       if (!socket) return;
       if (socket.destroyed) continue;
       busy = true;
-      track(
-        new Exchange(socket, options, () => {
-          busy = false;
-          setImmediate(serveNext);
-        }),
-      );
+      const release = () => {
+        busy = false;
+        setImmediate(serveNext);
+      };
+      exchanges.add(new Exchange(socket, options, release, forget));
       socket.resume();
     }
   };
 
   const server = createServer(
-    { allowHalfOpen: true, pauseOnConnect: !options.threading, noDelay: true },
+    { allowHalfOpen: true, pauseOnConnect: !options.threading },
     (socket) => {
-      open.add(socket);
-      socket.once("close", () => open.delete(socket));
       if (options.threading) {
-        track(new Exchange(socket, options, () => {}));
+        exchanges.add(new Exchange(socket, options, () => {}, forget));
         return;
       }
       socket.on("error", () => {});
+      if (waiting.length >= MAX_WAITING) {
+        socket.destroy();
+        return;
+      }
       waiting.push(socket);
       serveNext();
     },
@@ -764,13 +809,13 @@ export function createStaticServer(options: StaticServerOptions): StaticServer {
       const finish = () => {
         clearInterval(poll);
         clearTimeout(timer);
-        for (const socket of open) socket.destroy();
+        for (const exchange of exchanges) exchange.socket.destroy();
         done();
       };
-      if (open.size === 0 || graceMs <= 0) return finish();
+      if (exchanges.size === 0 || graceMs <= 0) return finish();
       timer = setTimeout(finish, graceMs);
       poll = setInterval(() => {
-        if (open.size === 0) finish();
+        if (exchanges.size === 0) finish();
       }, 10);
     });
 

@@ -1,0 +1,207 @@
+import { type ChildProcess, fork, spawn } from "node:child_process";
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const BUILT_STATIC = join(ROOT, "dist", "sandboxes", "static.js");
+
+let copied: string | undefined;
+
+/**
+ * The built sandbox, copied once to a temporary folder so that a rebuild of dist/ while the
+ * tests run (the build starts by deleting dist/) cannot pull it away from under them.
+ */
+export function staticEntry(): string {
+  if (copied) return copied;
+  if (!existsSync(BUILT_STATIC)) {
+    throw new Error(
+      `${BUILT_STATIC} is missing: run node scripts/build.mjs (npm test does it first)`,
+    );
+  }
+  const dir = mkdtempSync(join(tmpdir(), "lws-static-entry-"));
+  copied = join(dir, "static.js");
+  copyFileSync(BUILT_STATIC, copied);
+  return copied;
+}
+
+/** Removes the copy made by `staticEntry` (call it in afterAll). */
+export function removeStaticEntry(): void {
+  if (copied) rmSync(dirname(copied), { recursive: true, force: true });
+  copied = undefined;
+}
+
+export interface Running {
+  child: ChildProcess;
+  port: number;
+  host: string;
+  stdout(): string;
+  stderr(): string;
+  /** IPC messages received so far (only with `ipc: true`). */
+  messages: unknown[];
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Resolves once `test` holds for the collected output; rejects after `ms`. */
+  waitFor(test: () => boolean, ms?: number, what?: string): Promise<void>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+export interface StartOptions {
+  ipc?: boolean;
+  env?: Record<string, string>;
+  cwd?: string;
+  /** Wait for the banner and read the port from it (default true). */
+  waitForBanner?: boolean;
+}
+
+export async function startStatic(args: string[], options: StartOptions = {}): Promise<Running> {
+  const entry = staticEntry();
+  const env = { ...process.env, ...options.env };
+  const child = options.ipc
+    ? fork(entry, args, { stdio: ["ignore", "pipe", "pipe", "ipc"], env, cwd: options.cwd })
+    : spawn(process.execPath, [entry, ...args], {
+        stdio: ["ignore", "pipe", "pipe"],
+        env,
+        cwd: options.cwd,
+      });
+  let out = "";
+  let err = "";
+  const messages: unknown[] = [];
+  child.stdout?.setEncoding("utf8").on("data", (d: string) => {
+    out += d;
+  });
+  child.stderr?.setEncoding("utf8").on("data", (d: string) => {
+    err += d;
+  });
+  child.on("message", (m) => messages.push(m));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once("exit", (code, signal) => resolve({ code, signal }));
+  });
+  let done = false;
+  void exited.then(() => {
+    done = true;
+  });
+  const waitFor = async (test: () => boolean, ms = 5000, what = "condition") => {
+    const deadline = Date.now() + ms;
+    while (!test()) {
+      if (Date.now() > deadline) {
+        throw new Error(
+          `timed out waiting for ${what}; stdout: ${out}; stderr: ${err.slice(-2000)}`,
+        );
+      }
+      await sleep(done ? 20 : 5);
+    }
+  };
+  const running: Running = {
+    child,
+    port: 0,
+    host: "",
+    stdout: () => out,
+    stderr: () => err,
+    messages,
+    exited,
+    waitFor,
+    kill: (signal = "SIGKILL") => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    },
+  };
+  if (options.waitForBanner !== false) {
+    await waitFor(() => /Serving HTTP on .* port \d+ /.test(out) || done, 8000, "the banner");
+    const m = /Serving HTTP on (\S+) port (\d+) /.exec(out);
+    if (!m) throw new Error(`no banner; exit ${child.exitCode}; stderr: ${err}`);
+    running.host = m[1] ?? "";
+    running.port = Number(m[2]);
+  }
+  return running;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export interface RawResult {
+  bytes: Buffer;
+  error?: string;
+  ms: number;
+}
+
+/** Writes `data` (latin-1 for strings), half-closes unless `end: false`, reads until close. */
+export function raw(
+  port: number,
+  data: string | Buffer,
+  options: { end?: boolean; timeoutMs?: number; host?: string } = {},
+): Promise<RawResult> {
+  const started = performance.now();
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let error: string | undefined;
+    const socket = connect(port, options.host ?? "127.0.0.1", () => {
+      const bytes = typeof data === "string" ? Buffer.from(data, "latin1") : data;
+      if (options.end === false) socket.write(bytes);
+      else socket.end(bytes);
+    });
+    socket.on("data", (d: Buffer) => chunks.push(d));
+    socket.on("error", (e: NodeJS.ErrnoException) => {
+      error = e.code ?? e.message;
+    });
+    const timer = setTimeout(() => {
+      error ??= "TIMEOUT";
+      socket.destroy();
+    }, options.timeoutMs ?? 4000);
+    socket.on("close", () => {
+      clearTimeout(timer);
+      resolve({ bytes: Buffer.concat(chunks), error, ms: performance.now() - started });
+    });
+  });
+}
+
+export interface Parsed {
+  statusLine: string;
+  status: number;
+  headers: [string, string][];
+  body: Buffer;
+}
+
+export function parse(bytes: Buffer): Parsed {
+  const text = bytes.toString("latin1");
+  const end = text.indexOf("\r\n\r\n");
+  if (!text.startsWith("HTTP/") || end < 0) {
+    return { statusLine: "", status: 0, headers: [], body: bytes };
+  }
+  const [statusLine = "", ...lines] = text.slice(0, end).split("\r\n");
+  const headers = lines.map((line): [string, string] => {
+    const colon = line.indexOf(": ");
+    return [line.slice(0, colon), line.slice(colon + 2)];
+  });
+  return {
+    statusLine,
+    status: Number(statusLine.split(" ")[1]),
+    headers,
+    body: bytes.subarray(end + 4),
+  };
+}
+
+export function header(parsed: Parsed, name: string): string | undefined {
+  return parsed.headers.find(([k]) => k.toLowerCase() === name.toLowerCase())?.[1];
+}
+
+export async function get(port: number, target: string, extra = ""): Promise<Parsed> {
+  const r = await raw(port, `GET ${target} HTTP/1.1\r\nHost: x\r\n${extra}\r\n`);
+  return parse(r.bytes);
+}
+
+/** True while the process runs; a zombie nobody has reaped yet counts as gone. */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return true;
+  }
+}
