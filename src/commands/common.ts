@@ -1,8 +1,9 @@
+import { safeText } from "../course/control.js";
 import { formatScore } from "../course/quiz.js";
 import type { Lesson, LoadedCourse } from "../course/schema.js";
 import { defaultLessonsDir } from "../paths.js";
 import type { ProgressStore } from "../progress/store.js";
-import type { LessonState } from "../progress/types.js";
+import { type LessonSummary, STATE_LABEL, summarizeLesson } from "../progress/summary.js";
 import { CliError, PROGRAM, shellArg, usageError } from "./errors.js";
 
 /** Problems shown when a pack fails to load; `validate` shows them all. */
@@ -52,48 +53,24 @@ export async function openProgress(opts: { notice?: boolean } = {}): Promise<Pro
   return store;
 }
 
-export interface LessonRow {
-  id: string;
-  title: string;
-  state: LessonState;
-  pagesRead: number;
-  pageCount: number;
-  missionsMet: number;
-  missionCount: number;
-  /** Best quiz score, 0 to 1; null before the first attempt. */
-  quizBest: number | null;
-  quizAttempts: number;
-}
+export type LessonRow = LessonSummary;
 
 export function lessonRow(lesson: Lesson, progress: ProgressStore): LessonRow {
-  const p = progress.lesson(lesson.id);
-  const pageCount = lesson.pages.length;
-  const missionIds = new Set(lesson.lab.missions.map((m) => m.id));
-  return {
-    id: lesson.id,
-    title: lesson.meta.title,
-    state: progress.lessonState(lesson),
-    pagesRead: new Set(p?.pagesRead.filter((i) => i >= 0 && i < pageCount)).size,
-    pageCount,
-    missionsMet: (p?.missionsMet ?? []).filter((id) => missionIds.has(id)).length,
-    missionCount: missionIds.size,
-    quizBest: p?.quiz ? p.quiz.best : null,
-    quizAttempts: p?.quiz?.attempts ?? 0,
-  };
+  return summarizeLesson(lesson, progress);
 }
 
-export const STATE_LABEL: Record<LessonState, string> = {
-  new: "new",
-  "in-progress": "in progress",
-  done: "done",
-};
+export { STATE_LABEL };
 
 export function percent(score: number | null): string {
   return score === null ? "-" : formatScore(score);
 }
 
-/** Left-aligned columns separated by two spaces; the last column is not padded. */
-export function table(rows: string[][]): string {
+/**
+ * Left-aligned columns separated by two spaces; the last column is not padded. Cells are shown
+ * with control characters made visible, whatever a pack or a progress file holds.
+ */
+export function table(cells: string[][]): string {
+  const rows = cells.map((row) => row.map((cell) => safeText(cell).replace(/[\t\n]/g, " ")));
   const widths: number[] = [];
   for (const row of rows) {
     row.forEach((cell, i) => {

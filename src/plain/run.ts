@@ -1,7 +1,8 @@
 import { formatScore } from "../course/quiz.js";
 import type { Lesson, LoadedCourse } from "../course/schema.js";
 import type { ProgressStore } from "../progress/store.js";
-import type { LessonState, Screen } from "../progress/types.js";
+import { STATE_LABEL, summarizeLesson } from "../progress/summary.js";
+import type { Screen } from "../progress/types.js";
 import { EndOfInput, PlainIO } from "./io.js";
 import { runLab } from "./lab.js";
 import { runQuiz } from "./quiz.js";
@@ -27,12 +28,6 @@ export interface PlainContext {
   port?: number;
   host?: string;
 }
-
-const STATE_LABEL: Record<LessonState, string> = {
-  new: "new",
-  "in-progress": "in progress",
-  done: "done",
-};
 
 export function pageWidth(env: NodeJS.ProcessEnv = process.env): number {
   const columns = Number(env.COLUMNS);
@@ -139,24 +134,18 @@ async function lessonMenu(ctx: PlainContext, lesson: Lesson): Promise<void> {
   for (;;) {
     if (showMenu) {
       const index = ctx.course.lessons.indexOf(lesson) + 1;
-      const row = ctx.progress.lesson(lesson.id);
-      const read = new Set(row?.pagesRead ?? []).size;
-      const met = lesson.lab.missions.filter((m) => row?.missionsMet.includes(m.id)).length;
-      const quiz = row?.quiz;
+      const s = summarizeLesson(lesson, ctx.progress);
       ctx.io.say();
       ctx.io.say(
-        `Lesson ${index}: ${lesson.meta.title} (${STATE_LABEL[ctx.progress.lessonState(lesson)]}, about ${lesson.meta.minutes} min)`,
+        `Lesson ${index}: ${lesson.meta.title} (${STATE_LABEL[s.state]}, about ${lesson.meta.minutes} min)`,
       );
       ctx.io.say(wrap(lesson.meta.summary, ctx.width));
+      ctx.io.say(`  1. Read the pages (${s.pagesRead} of ${s.pageCount} read)`);
       ctx.io.say(
-        `  1. Read the pages (${Math.min(read, lesson.pages.length)} of ${lesson.pages.length} read)`,
+        `  2. Open the lab (${s.missionsMet} of ${s.missionCount} missions met; starts a local server)`,
       );
-      ctx.io.say(
-        `  2. Open the lab (${met} of ${lesson.lab.missions.length} missions met; starts a local server)`,
-      );
-      ctx.io.say(
-        `  3. Take the quiz (${lesson.quiz.questions.length} questions${quiz ? `, best ${formatScore(quiz.best)}` : ""})`,
-      );
+      const best = s.quizBest === null ? "" : `, best ${formatScore(s.quizBest)}`;
+      ctx.io.say(`  3. Take the quiz (${lesson.quiz.questions.length} questions${best})`);
       ctx.io.say("  b. Back to the course map");
     }
     showMenu = true;

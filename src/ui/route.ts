@@ -1,6 +1,7 @@
 import type { Lesson, LoadedCourse } from "../course/schema.js";
 import type { ProgressStore } from "../progress/store.js";
-import type { LessonState, Position } from "../progress/types.js";
+import { type LessonSummary as BaseSummary, summarizeLesson } from "../progress/summary.js";
+import type { Position } from "../progress/types.js";
 
 export type Route =
   | { screen: "map" }
@@ -55,29 +56,10 @@ export function describeRoute(route: Route, lesson: Lesson): string {
   }
 }
 
-export interface LessonSummary {
+export interface LessonSummary extends BaseSummary {
   lesson: Lesson;
-  state: LessonState;
-  pagesRead: number;
-  pageCount: number;
-  missionsMet: number;
-  missionCount: number;
-  /** 0 to 1; undefined before the first attempt. */
-  quizBest?: number;
 }
 
 export function summarize(lesson: Lesson, progress: ProgressStore): LessonSummary {
-  const p = progress.lesson(lesson.id);
-  const pageCount = lesson.pages.length;
-  const missionIds = new Set(lesson.lab.missions.map((m) => m.id));
-  const summary: LessonSummary = {
-    lesson,
-    state: progress.lessonState(lesson),
-    pagesRead: new Set((p?.pagesRead ?? []).filter((i) => i >= 0 && i < pageCount)).size,
-    pageCount,
-    missionsMet: (p?.missionsMet ?? []).filter((id) => missionIds.has(id)).length,
-    missionCount: missionIds.size,
-  };
-  if (p?.quiz) summary.quizBest = p.quiz.best;
-  return summary;
+  return { lesson, ...summarizeLesson(lesson, progress) };
 }

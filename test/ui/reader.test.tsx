@@ -37,6 +37,17 @@ describe("reader", () => {
     expect(progress.data.last).toEqual({ lessonId: "alpha", screen: "reader", page: 0 });
   });
 
+  test("keys that arrive together in one chunk are each handled", async () => {
+    const { screen } = await openApp({ start: { lessonId: "alpha", screen: "reader" } });
+    await screen.waitFor("Alpha, page one");
+    await screen.press("nn");
+    await screen.waitFor("page 3 of 3");
+    await screen.press("\u001b[D\u001b[D");
+    await screen.waitFor("page 1 of 3");
+    await screen.press("n\u001b[Cp");
+    await screen.waitFor("page 2 of 3");
+  });
+
   test("opens at the first unread page", async () => {
     const { screen } = await openApp({
       progress: (home) => {

@@ -1,16 +1,11 @@
 import { Box, Text } from "ink";
 import { formatScore } from "../../course/quiz.js";
+import { STATE_LABEL } from "../../progress/summary.js";
 import type { LessonState } from "../../progress/types.js";
 import { Header } from "../components/Header.js";
 import type { LessonSummary } from "../route.js";
 import { clamp, numbered, padTo, plural, truncate, wrap } from "../text.js";
 import { type Theme, useTheme } from "../theme.js";
-
-export const STATE_LABELS: Record<LessonState, string> = {
-  new: "new",
-  "in-progress": "in progress",
-  done: "done",
-};
 
 function stateColor(state: LessonState, theme: Theme): string | undefined {
   if (state === "done") return theme.status.success;
@@ -41,8 +36,8 @@ const PAGES_WIDTH = 11;
 
 function statsColumns(s: LessonSummary, withPages: boolean): string[] {
   const columns = [
-    padTo(STATE_LABELS[s.state], STATE_WIDTH),
-    padTo(`quiz ${s.quizBest === undefined ? "-" : formatScore(s.quizBest)}`, QUIZ_WIDTH),
+    padTo(STATE_LABEL[s.state], STATE_WIDTH),
+    padTo(`quiz ${s.quizBest === null ? "-" : formatScore(s.quizBest)}`, QUIZ_WIDTH),
     `missions ${s.missionsMet}/${s.missionCount}`,
   ];
   if (withPages) columns[2] = padTo(columns[2] ?? "", MISSIONS_WIDTH);
