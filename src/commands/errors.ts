@@ -22,7 +22,11 @@ export function formatError(err: unknown): { text: string; exitCode: number } {
     return { text: `${PROGRAM}: ${err.message}\n`, exitCode: err.exitCode };
   }
   const message = err instanceof Error ? err.message : String(err);
-  return { text: `${PROGRAM}: ${message}\n`, exitCode: 1 };
+  const where =
+    process.env.LEARN_WEBSERVERS_DEBUG && err instanceof Error && err.stack
+      ? `${err.stack}\n`
+      : `This is a bug in ${PROGRAM}. Run again with LEARN_WEBSERVERS_DEBUG=1 to see where it happened, and report it with that output.\n`;
+  return { text: `${PROGRAM}: ${message}\n${where}`, exitCode: 1 };
 }
 
 /** Quotes a path for a command line the learner may copy, when it needs quoting. */

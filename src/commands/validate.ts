@@ -1,8 +1,20 @@
+import { existsSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { defaultLessonsDir } from "../paths.js";
+import { CliError } from "./errors.js";
 
 export async function validateCommand(dir: string | undefined): Promise<void> {
-  const { formatProblem, loadCourse, validatePack } = await import("../course/loader.js");
   const where = dir ?? defaultLessonsDir();
+  if (!existsSync(where) || !statSync(where).isDirectory()) {
+    throw new CliError(`${where} is not a folder; give the folder that holds course.yaml`, 1);
+  }
+  if (!existsSync(join(where, "course.yaml"))) {
+    throw new CliError(
+      `${where} is not a lesson pack: it has no course.yaml (docs/AUTHORING.md shows the layout)`,
+      1,
+    );
+  }
+  const { formatProblem, loadCourse, validatePack } = await import("../course/loader.js");
   const problems = await validatePack(where);
   if (problems.length > 0) {
     process.stdout.write(`${problems.map(formatProblem).join("\n")}\n`);

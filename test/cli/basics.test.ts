@@ -153,6 +153,21 @@ describe("validate", () => {
     },
   );
 
+  it("a folder that is not a pack, or a file: one line saying so, exit 1", async () => {
+    const empty = tempDir();
+    let r = await runCli(["validate", empty], { env: cliEnv(tempDir()) });
+    expect(r.code).toBe(1);
+    expect(lines(r.stderr)).toEqual([
+      `learn-webservers: ${empty} is not a lesson pack: it has no course.yaml (docs/AUTHORING.md shows the layout)`,
+    ]);
+    const file = join(ROOT, "package.json");
+    r = await runCli(["validate", file], { env: cliEnv(tempDir()) });
+    expect(r.code).toBe(1);
+    expect(lines(r.stderr)).toEqual([
+      `learn-webservers: ${file} is not a folder; give the folder that holds course.yaml`,
+    ]);
+  });
+
   it("--lessons is what validate checks when no DIR is given", async () => {
     const r = await runCli(["--lessons", join(PACKS, "missing-quiz"), "validate"], {
       env: cliEnv(tempDir()),
