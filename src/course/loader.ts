@@ -1,7 +1,8 @@
 import type { Dirent } from "node:fs";
-import { readdir, readFile, stat } from "node:fs/promises";
+import { lstat, readdir, readFile, stat } from "node:fs/promises";
 import { basename, dirname, join, relative, resolve, sep } from "node:path";
 import { defaultLessonsDir } from "../paths.js";
+import { describeControl, findControl, safeText } from "./control.js";
 import {
   checkSchema,
   describe,
@@ -12,6 +13,7 @@ import {
   YamlSource,
 } from "./issues.js";
 import { countPageLines, PAGE_MAX_LINES, PAGE_WIDTH, splitLesson } from "./pages.js";
+import { RESERVED_FLAGS, SANDBOX_NAMES, sandboxOptions } from "./sandboxes.js";
 import {
   courseSchema,
   FORMAT_VERSION,
@@ -45,8 +47,9 @@ export class CoursePackError extends Error {
   }
 }
 
+/** One line of text, safe for a terminal whatever the pack holds. */
 export function formatProblem(p: Problem): string {
-  return `${p.file}:${p.line}: ${p.message}`;
+  return safeText(`${p.file}:${p.line}: ${p.message}`).replace(/\n/g, "\\n");
 }
 
 /** Loads and validates a lesson pack; throws CoursePackError listing every problem found. */
@@ -199,6 +202,7 @@ async function inspectPack(
   }
   const checked = checkSchema(courseSchema, source);
   problems.addAll(courseFile, checked.problems);
+  problems.addAll(courseFile, controlProblems(source));
 
   const listed = valueAt(source.data, ["lessons"]);
   const entries = Array.isArray(listed) ? listed : [];
@@ -299,14 +303,24 @@ async function inspectLesson(
       ? undefined
       : inspectYaml(labText, labFile, problems, (source) => {
           const { value, problems: found } = checkSchema(labSchema, source);
-          return { value, problems: [...found, ...crossCheckLab(source)] };
+          return {
+            value,
+            problems: [
+              ...found,
+              ...crossCheckLab(source),
+              ...controlProblems(source, isWirePayload),
+            ],
+          };
         });
   const quiz =
     quizText === undefined
       ? undefined
       : inspectYaml(quizText, quizFile, problems, (source) => {
           const { value, problems: found } = checkSchema(quizSchema, source);
-          return { value, problems: [...found, ...crossCheckQuiz(source)] };
+          return {
+            value,
+            problems: [...found, ...crossCheckQuiz(source), ...controlProblems(source)],
+          };
         });
 
   if (problems.size > 0 || !lesson || !lab || !quiz || !python) return undefined;
@@ -355,6 +369,7 @@ function inspectLessonText(
     } else {
       const checked = checkSchema(frontMatterSchema, source, "the front matter");
       problems.addAll(file, checked.problems);
+      problems.addAll(file, controlProblems(source));
       meta = checked.value;
       const declared = valueAt(source.data, ["id"]);
       if (isId(declared) && declared !== id) {
@@ -366,6 +381,12 @@ function inspectLessonText(
       }
     }
   }
+
+  const body = text
+    .split(/\r?\n/)
+    .slice(split.bodyLine - 1)
+    .join("\n");
+  problems.addAll(file, textControlProblems(body, split.bodyLine));
 
   if (split.pages.length === 0) {
     problems.add(
@@ -431,12 +452,13 @@ function crossCheckLab(source: YamlSource): LineMessage[] {
     ...duplicates(source, "missions", "id", "mission ids must be unique"),
   ];
   const experiments = valueAt(source.data, ["experiments"]);
+  const restarts: Path[] = [];
   if (Array.isArray(experiments)) {
     for (const [i, experiment] of experiments.entries()) {
       const action = isRecord(experiment) ? experiment.action : undefined;
-      if (!isRecord(action) || action.kind !== "write-file" || typeof action.file !== "string") {
-        continue;
-      }
+      if (!isRecord(action)) continue;
+      if (action.kind === "restart") restarts.push(["experiments", i, "action", "options"]);
+      if (action.kind !== "write-file" || typeof action.file !== "string") continue;
       if (escapesWorkspace(action.file)) {
         const path: Path = ["experiments", i, "action", "file"];
         found.push({
@@ -446,7 +468,193 @@ function crossCheckLab(source: YamlSource): LineMessage[] {
       }
     }
   }
+  const sandbox = valueAt(source.data, ["sandbox"]);
+  if (typeof sandbox === "string" && (SANDBOX_NAMES as string[]).includes(sandbox)) {
+    for (const path of [["options"], ...restarts]) {
+      found.push(...optionProblems(source, path, sandbox));
+    }
+  }
+  found.push(...regexProblems(source));
   return found;
+}
+
+/** Option names the lab's sandbox does not take; the app's own flags above all. */
+function optionProblems(source: YamlSource, path: Path, sandbox: string): LineMessage[] {
+  const options = valueAt(source.data, path);
+  if (!isRecord(options)) return [];
+  const allowed = sandboxOptions(sandbox);
+  const takes =
+    allowed.length > 0
+      ? `the ${sandbox} sandbox takes: ${allowed.join(", ")}`
+      : `the ${sandbox} sandbox takes none`;
+  const found: LineMessage[] = [];
+  for (const key of Object.keys(options)) {
+    if (allowed.includes(key)) continue;
+    const what = RESERVED_FLAGS.includes(key)
+      ? `"${key}" is set by the app, never by a lesson pack`
+      : `"${key}" is not an option a lab may set`;
+    found.push({
+      line: source.keyLineOf(path, key),
+      message: `${formatPath(path)}: ${what} (${takes})`,
+    });
+  }
+  return found;
+}
+
+/** Mission regexes that do not compile, or that repeat a repetition (catastrophic backtracking). */
+function regexProblems(source: YamlSource): LineMessage[] {
+  const missions = valueAt(source.data, ["missions"]);
+  if (!Array.isArray(missions)) return [];
+  const found: LineMessage[] = [];
+  for (const [i, mission] of missions.entries()) {
+    const match = valueAt(mission, ["when", "match"]);
+    if (!isRecord(match)) continue;
+    for (const [key, matcher] of Object.entries(match)) {
+      if (!isRecord(matcher) || typeof matcher.regex !== "string") continue;
+      const path: Path = ["missions", i, "when", "match", key, "regex"];
+      const pattern = matcher.regex;
+      const at = (message: string) =>
+        found.push({ line: source.lineOf(path), message: `${formatPath(path)}: ${message}` });
+      try {
+        new RegExp(pattern);
+      } catch (error) {
+        const reason = (error instanceof Error ? error.message : String(error)).split(": ").at(-1);
+        at(`${describe(pattern)} is not a valid regular expression (${reason})`);
+        continue;
+      }
+      const nested = nestedRepetition(pattern);
+      if (nested !== undefined) {
+        at(
+          `${describe(pattern)} repeats a group that repeats itself (${describe(nested)}), which can take exponential time on a long path or header; rewrite it without the nested repetition`,
+        );
+      }
+    }
+  }
+  return found;
+}
+
+/**
+ * The first group that holds a repetition (`*`, `+`, `{n,}`, `{n,m}`) and is repeated itself,
+ * as in `(a+)+`: the shape behind catastrophic backtracking. Undefined when there is none.
+ */
+export function nestedRepetition(pattern: string): string | undefined {
+  const open: { start: number; repeats: boolean }[] = [];
+  let lastGroup: { start: number; repeats: boolean } | undefined;
+  let i = 0;
+  while (i < pattern.length) {
+    const ch = pattern[i];
+    if (ch === "\\") {
+      i += 2;
+      lastGroup = undefined;
+    } else if (ch === "[") {
+      i++;
+      while (i < pattern.length && pattern[i] !== "]") i += pattern[i] === "\\" ? 2 : 1;
+      i++;
+      lastGroup = undefined;
+    } else if (ch === "(") {
+      open.push({ start: i, repeats: false });
+      i++;
+      lastGroup = undefined;
+    } else if (ch === ")") {
+      lastGroup = open.pop();
+      const parent = open.at(-1);
+      if (lastGroup?.repeats && parent) parent.repeats = true;
+      i++;
+    } else if (ch === "*" || ch === "+" || ch === "{") {
+      let end = i + 1;
+      let repeats = true;
+      if (ch === "{") {
+        const m = /^\{(\d+)(,(\d*))?\}/.exec(pattern.slice(i));
+        if (m) {
+          end = i + m[0].length;
+          const most = m[2] === undefined ? Number(m[1]) : m[3] === "" ? Infinity : Number(m[3]);
+          repeats = most > 1;
+        } else {
+          repeats = false;
+        }
+      }
+      if (repeats) {
+        if (lastGroup?.repeats) return pattern.slice(lastGroup.start, end);
+        const parent = open.at(-1);
+        if (parent) parent.repeats = true;
+      }
+      lastGroup = undefined;
+      i = end;
+    } else {
+      lastGroup = undefined;
+      i++;
+    }
+  }
+  return undefined;
+}
+
+/** Fields whose text is sent or written as it is, where a CR of a CRLF belongs. */
+function isWirePayload(path: Path): boolean {
+  return (
+    path.length === 4 &&
+    path[0] === "experiments" &&
+    path[2] === "action" &&
+    (path[3] === "send" || path[3] === "body" || path[3] === "content")
+  );
+}
+
+const CONTROL_RULE = "lesson packs may hold no control characters other than newline and tab";
+
+/** Strings (and keys) of a YAML document that hold terminal control characters. */
+function controlProblems(
+  source: YamlSource,
+  allowsCr: (path: Path) => boolean = () => false,
+): LineMessage[] {
+  const found: LineMessage[] = [];
+  const lead = (path: Path) => (path.length > 0 ? `${formatPath(path)}: ` : "");
+  const visit = (value: unknown, path: Path): void => {
+    if (typeof value === "string") {
+      const hit = findControl(allowsCr(path) ? value.replace(/\r/g, "") : value);
+      if (hit) {
+        found.push({
+          line: source.lineOf(path),
+          message: `${lead(path)}contains the control character ${describeControl(hit.code)}: ${CONTROL_RULE}`,
+        });
+      }
+    } else if (Array.isArray(value)) {
+      for (const [i, item] of value.entries()) visit(item, [...path, i]);
+    } else if (isRecord(value)) {
+      for (const [key, item] of Object.entries(value)) {
+        const hit = findControl(key);
+        if (hit) {
+          found.push({
+            line: source.keyLineOf(path, key),
+            message: `${lead(path)}the key "${safeText(key)}" contains the control character ${describeControl(hit.code)}: ${CONTROL_RULE}`,
+          });
+        } else {
+          visit(item, [...path, key]);
+        }
+      }
+    }
+  };
+  visit(source.data, []);
+  return found;
+}
+
+/** The first line of plain text (Markdown, Python) that holds a control character. */
+function textControlProblems(text: string, firstLine = 1): LineMessage[] {
+  let first: LineMessage | undefined;
+  let more = 0;
+  for (const [i, line] of text.split(/\r?\n/).entries()) {
+    const hit = findControl(line);
+    if (!hit) continue;
+    if (first) {
+      more++;
+      continue;
+    }
+    first = {
+      line: firstLine + i,
+      message: `contains the control character ${describeControl(hit.code)}: ${CONTROL_RULE}`,
+    };
+  }
+  if (!first) return [];
+  if (more > 0) first.message += ` (${more} more ${more === 1 ? "line holds" : "lines hold"} one)`;
+  return [first];
 }
 
 function crossCheckQuiz(source: YamlSource): LineMessage[] {
@@ -469,35 +677,79 @@ function crossCheckQuiz(source: YamlSource): LineMessage[] {
   return found;
 }
 
-/** Every file under python/, sorted by name; undefined when python/ cannot be read. */
+/** What the reader shows of python/: this many files at most, each at most this many bytes. */
+export const PYTHON_MAX_FILES = 20;
+export const PYTHON_MAX_BYTES = 64 * 1024;
+
+function byName(a: { name: string }, b: { name: string }): number {
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
+/**
+ * Every file under python/, sorted by name; undefined when python/ cannot be read or breaks a
+ * rule. Symbolic links are skipped: a pack shows only its own files.
+ */
 async function readPython(
   base: string,
   problems: Problems,
 ): Promise<{ name: string; code: string }[] | undefined> {
   const files: { name: string; code: string }[] = [];
+  let tooMany = false;
+  let broken = false;
   const walk = async (dir: string): Promise<void> => {
-    const entries = await readdir(dir, { withFileTypes: true });
+    const entries = (await readdir(dir, { withFileTypes: true })).sort(byName);
     for (const entry of entries) {
+      if (tooMany) return;
       if (entry.name.startsWith(".") || entry.name === "__pycache__") continue;
+      if (entry.isSymbolicLink()) continue;
       const path = join(dir, entry.name);
-      const info = entry.isSymbolicLink() ? await stat(path) : entry;
-      if (info.isDirectory()) await walk(path);
-      else if (info.isFile()) {
-        files.push({
-          name: relative(base, path).split(sep).join("/"),
-          code: await readFile(path, "utf8"),
-        });
+      if (entry.isDirectory()) {
+        await walk(path);
+        continue;
       }
+      if (!entry.isFile()) continue;
+      const name = relative(base, path).split(sep).join("/");
+      if (findControl(name)) {
+        problems.add(
+          base,
+          1,
+          `the file name "${safeText(name)}" contains a control character: rename it`,
+        );
+        broken = true;
+        continue;
+      }
+      if (files.length >= PYTHON_MAX_FILES) {
+        tooMany = true;
+        return;
+      }
+      const { size } = await lstat(path);
+      if (size > PYTHON_MAX_BYTES) {
+        problems.add(
+          path,
+          1,
+          `${Math.ceil(size / 1024)} KB is too big to show in the reader (at most ${PYTHON_MAX_BYTES / 1024} KB): shorten it, or keep it out of python/`,
+        );
+        broken = true;
+        continue;
+      }
+      const code = await readFile(path, "utf8");
+      const found = textControlProblems(code);
+      if (found.length > 0) {
+        problems.addAll(path, found);
+        broken = true;
+        continue;
+      }
+      files.push({ name, code });
     }
   };
-  let isDir: boolean;
+  let info: Awaited<ReturnType<typeof lstat>> | undefined;
   try {
-    isDir = (await stat(base)).isDirectory();
+    info = await lstat(base);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
-    isDir = false;
   }
-  if (!isDir) {
+  if (info?.isSymbolicLink()) return [];
+  if (!info?.isDirectory()) {
     problems.add(base, 1, "python must be a directory holding the lesson's Python files");
     return undefined;
   }
@@ -508,5 +760,13 @@ async function readPython(
     problems.add(base, 1, `cannot read the python directory (${code})`);
     return undefined;
   }
-  return files.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  if (tooMany) {
+    problems.add(
+      base,
+      1,
+      `python holds more than ${PYTHON_MAX_FILES} files (the reader shows at most ${PYTHON_MAX_FILES}): keep the ones the lesson is about`,
+    );
+  }
+  if (tooMany || broken) return undefined;
+  return files.sort(byName);
 }

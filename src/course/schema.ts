@@ -1,10 +1,11 @@
 import { z } from "zod";
+import { SANDBOX_NAMES } from "./sandboxes.js";
 
 export const FORMAT_VERSION = 1;
 
-const id = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9-]*$/, "ids use lower-case letters, digits and dashes");
+export const ID_PATTERN = /^[a-z0-9][a-z0-9-]*$/;
+
+const id = z.string().regex(ID_PATTERN, "ids use lower-case letters, digits and dashes");
 
 export const courseSchema = z.strictObject({
   format: z.literal(FORMAT_VERSION),
@@ -98,10 +99,16 @@ export const missionSchema = z.strictObject({
 export type Mission = z.infer<typeof missionSchema>;
 
 export const labSchema = z.strictObject({
-  sandbox: z.enum(["static", "dev-reload", "prefork", "async", "proxy"]),
+  sandbox: z.enum(SANDBOX_NAMES),
   flavour: z.string().optional(),
   options: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
-  workspace: z.string().optional(),
+  workspace: z
+    .string()
+    .regex(
+      ID_PATTERN,
+      "a workspace is named like an id: lower-case letters, digits and dashes (a folder of the sandbox's)",
+    )
+    .optional(),
   intro: z.string().min(1),
   experiments: z.array(experimentSchema).min(1).max(9),
   missions: z.array(missionSchema).min(1),

@@ -1,8 +1,9 @@
-import { readFileSync } from "node:fs";
-import { mkdir, realpath, writeFile } from "node:fs/promises";
+import { constants, readFileSync } from "node:fs";
+import { lstat, mkdir, realpath, writeFile } from "node:fs/promises";
 import http from "node:http";
 import net from "node:net";
-import { dirname, isAbsolute, join, relative, resolve } from "node:path";
+import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { safeText } from "../course/control.js";
 import { packageRoot } from "../paths.js";
 import { LAB_USER_AGENT_PREFIX } from "./missions.js";
 import type {
@@ -53,8 +54,28 @@ export function toExperimentEvent(result: ExperimentResult): ExperimentEvent {
   };
 }
 
-/** Runs one experiment. Never throws: a failure is a result with ok false that says what to try. */
+/**
+ * Runs one experiment. Never throws: a failure is a result with ok false that says what to try.
+ * The summary and note quote what the server sent, so their control characters are made visible;
+ * the exchange keeps the bytes as they were, for the front ends to show line by line.
+ */
 export async function runExperiment(
+  exp: Experiment,
+  ctx: ExperimentContext,
+  onProgress?: (p: ExperimentProgress) => void,
+): Promise<ExperimentResult> {
+  const result = await run(exp, ctx, onProgress);
+  const { exchange } = result;
+  return {
+    ...result,
+    summary: safeText(result.summary),
+    ...(exchange?.note !== undefined
+      ? { exchange: { ...exchange, note: safeText(exchange.note) } }
+      : {}),
+  };
+}
+
+async function run(
   exp: Experiment,
   ctx: ExperimentContext,
   onProgress?: (p: ExperimentProgress) => void,
@@ -657,6 +678,27 @@ async function slowClientAction(
 
 // ---- write-file and restart -----------------------------------------------------------------
 
+function isInside(root: string, path: string): boolean {
+  const rel = relative(root, path);
+  return rel !== "" && rel !== ".." && !rel.startsWith(`..${sep}`) && !isAbsolute(rel);
+}
+
+async function lstatOrUndefined(path: string) {
+  try {
+    return await lstat(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
+  }
+}
+
+const NOFOLLOW = constants.O_NOFOLLOW ?? 0;
+
+/**
+ * Writes a file inside the workspace, never through a link: the target must not be a symbolic
+ * link, and the deepest folder on its way that exists must resolve inside the workspace before
+ * any folder is made.
+ */
 async function writeFileAction(
   id: string,
   action: Extract<Experiment["action"], { kind: "write-file" }>,
@@ -664,18 +706,33 @@ async function writeFileAction(
 ): Promise<ExperimentResult> {
   const root = await realpath(ctx.workspace);
   const target = resolve(root, action.file);
-  const rel = relative(root, target);
-  if (rel === "" || rel.startsWith("..") || isAbsolute(rel)) {
-    return failed(id, `Refused to write ${action.file}: it is outside the lab's workspace.`);
+  const refuse = (why: string) =>
+    failed(
+      id,
+      `Refused to write ${action.file}: ${why}. The lesson pack's experiment is at fault: run learn-webservers validate on the pack.`,
+    );
+  if (!isInside(root, target)) return refuse("it is outside the lab's workspace");
+
+  let existing = dirname(target);
+  while (existing !== root && (await lstatOrUndefined(existing)) === undefined) {
+    existing = dirname(existing);
   }
+  if (existing !== root && !isInside(root, await realpath(existing))) {
+    return refuse("a folder on its way is a link that leads outside the lab's workspace");
+  }
+  if ((await lstatOrUndefined(target))?.isSymbolicLink()) {
+    return refuse("it is a symbolic link in the workspace, and the lab writes only plain files");
+  }
+
   await mkdir(dirname(target), { recursive: true });
   const parent = await realpath(dirname(target));
-  const relParent = relative(root, parent);
-  if (relParent.startsWith("..") || isAbsolute(relParent)) {
-    return failed(id, `Refused to write ${action.file}: it is outside the lab's workspace.`);
+  if (parent !== root && !isInside(root, parent)) {
+    return refuse("it is outside the lab's workspace");
   }
   const bytes = Buffer.byteLength(action.content);
-  await writeFile(target, action.content);
+  await writeFile(target, action.content, {
+    flag: constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | NOFOLLOW,
+  });
   return {
     experimentId: id,
     ok: true,

@@ -68,6 +68,9 @@ function toNumber(actual: unknown): number | undefined {
   return undefined;
 }
 
+/** A regex sees at most this much of a value: a long path or header cannot stall the lab. */
+export const REGEX_INPUT_MAX = 2048;
+
 const regexCache = new Map<string, RegExp | null>();
 
 function compile(source: string): RegExp | null {
@@ -97,7 +100,7 @@ export function matches(actual: unknown, matcher: Matcher): boolean {
   if (matcher.regex !== undefined) {
     if (!present || typeof actual === "object") return false;
     const re = compile(matcher.regex);
-    if (!re?.test(String(actual))) return false;
+    if (!re?.test(String(actual).slice(0, REGEX_INPUT_MAX))) return false;
   }
   if (matcher.oneOf !== undefined && !matcher.oneOf.some((m) => scalarEquals(actual, m))) {
     return false;

@@ -1,9 +1,9 @@
-import { join } from "node:path";
 import type {
   ListeningEvent,
   RequestEvent,
   SandboxEvent,
 } from "../../sandboxes/shared/protocol.js";
+import { safeText } from "../course/control.js";
 import type { Mission } from "../course/schema.js";
 import { sandboxAssets } from "../paths.js";
 import { type ExperimentContext, runExperiment, toExperimentEvent } from "./experiments.js";
@@ -19,7 +19,7 @@ import type {
   MissionStatus,
   SandboxState,
 } from "./types.js";
-import { prepareWorkspace, resetWorkspace } from "./workspace.js";
+import { prepareWorkspace, resetWorkspace, workspaceTemplate } from "./workspace.js";
 
 export const LOG_LINES_KEPT = 300;
 export const REQUESTS_KEPT = 100;
@@ -67,6 +67,7 @@ export class LabSession implements LabSessionApi {
   #error: { message: string; hint?: string } | undefined;
   #stopRequested = false;
   #starting: Promise<void> | undefined;
+  #restarting: Promise<void> | undefined;
 
   #seq = 0;
   #logs: LogLine[] = [];
@@ -112,7 +113,7 @@ export class LabSession implements LabSessionApi {
     const l = this.#listening;
     return {
       state: this.#state,
-      ...(l ? { url: l.url, host: l.host, port: l.port, pid: l.pid } : {}),
+      ...(l ? { url: safeText(l.url), host: l.host, port: l.port, pid: l.pid } : {}),
       options: this.#options,
       ...(this.#workspace !== undefined ? { workspace: this.#workspace } : {}),
       ...(this.#error ? { error: this.#error } : {}),
@@ -209,12 +210,19 @@ export class LabSession implements LabSessionApi {
     const { lab } = this.#opts;
     return lab.workspace === undefined
       ? undefined
-      : join(sandboxAssets(lab.sandbox), lab.workspace);
+      : workspaceTemplate(sandboxAssets(lab.sandbox), lab.workspace);
   }
 
-  /** Starts the sandbox; true once it listens. Failures end in state "failed". */
+  /**
+   * Starts the sandbox; true once it listens. Failures end in state "failed"; a stop asked for
+   * meanwhile stops the new sandbox and ends in "stopped".
+   */
   async #launch(port: number | undefined): Promise<boolean> {
     const { lab, host } = this.#opts;
+    if (this.#stopRequested) {
+      this.#setState("stopped");
+      return false;
+    }
     let proc: SandboxProcess;
     try {
       proc = startSandbox({
@@ -233,15 +241,23 @@ export class LabSession implements LabSessionApi {
     proc.on("log", (line) => this.#log(line.stream, line.text));
     proc.on("event", (event) => this.#onEvent(event));
     proc.on("exit", (code, signal) => this.#onExit(proc, code, signal));
+    let listening: ListeningEvent;
     try {
-      this.#listening = await proc.ready;
+      listening = await proc.ready;
     } catch (err) {
       await proc.stop();
       if (this.#stopRequested) this.#setState("stopped");
       else this.#setState("failed", errorInfo(err));
       return false;
     }
-    if (this.#stopRequested || proc.exited) return false;
+    if (this.#stopRequested || proc.exited) {
+      await proc.stop();
+      if (this.#sandbox === proc) this.#sandbox = undefined;
+      if (this.#stopRequested) this.#setState("stopped");
+      else this.#setState("failed", { message: "The sandbox stopped as soon as it started." });
+      return false;
+    }
+    this.#listening = listening;
     this.#setState("listening");
     return true;
   }
@@ -278,10 +294,14 @@ export class LabSession implements LabSessionApi {
     this.#setState("stopped");
   }
 
+  /** Stops the sandbox, and any start or restart in flight; resolves once none runs. */
   async stop(): Promise<void> {
     this.#stopRequested = true;
     await this.#stopSandbox();
-    await this.#starting;
+    await this.#starting?.catch(() => {});
+    await this.#restarting?.catch(() => {});
+    // Whatever a start or restart launched before it saw the request.
+    await this.#stopSandbox();
     if (this.#state !== "failed" && this.#state !== "stopped") this.#setState("stopped");
   }
 
@@ -366,13 +386,24 @@ export class LabSession implements LabSessionApi {
   }
 
   async #restart(options: Options): Promise<void> {
+    if (this.#stopRequested) throw new Error("The lab is closed, so its sandbox stays stopped.");
+    const run = this.#restartNow(options);
+    this.#restarting = run;
+    try {
+      await run;
+    } finally {
+      if (this.#restarting === run) this.#restarting = undefined;
+    }
+  }
+
+  async #restartNow(options: Options): Promise<void> {
     this.#options = { ...this.#opts.lab.options, ...options };
     const port = this.#listening?.port ?? this.#opts.port;
     const flags = flagText(options);
     this.#log("lab", `Restarting the sandbox${flags ? ` with ${flags}` : ""}.`);
-    this.#stopRequested = false;
     await this.#stopSandbox();
     this.#listening = undefined;
+    if (this.#stopRequested) throw new Error("The lab was closed during the restart.");
     this.#setState("starting");
     if (!(await this.#launch(port))) {
       throw new Error(this.#error?.message ?? "The sandbox did not start again.");

@@ -3,6 +3,8 @@ import { EventEmitter } from "node:events";
 import { existsSync } from "node:fs";
 import type { Readable } from "node:stream";
 import type { ListeningEvent, SandboxEvent } from "../../sandboxes/shared/protocol.js";
+import { safeText } from "../course/control.js";
+import { RESERVED_FLAGS } from "../course/sandboxes.js";
 import { sandboxEntry } from "../paths.js";
 import { checkEnvelope } from "./events.js";
 import type { StartOptions } from "./types.js";
@@ -12,6 +14,13 @@ const STOP_TERM_AFTER_MS = 1_500;
 const STOP_KILL_AFTER_MS = 3_000;
 // After "exit", wait this long for the pipes to drain before reporting the exit anyway.
 const CLOSE_GRACE_MS = 250;
+/**
+ * A start on a port another sandbox is still stopping on waits this long for that stop at most:
+ * a stop ends by SIGKILL after STOP_KILL_AFTER_MS.
+ */
+export const PORT_WAIT_MS = STOP_KILL_AFTER_MS + 500;
+/** Each shutdown hook gets this long; a stuck one cannot keep the process from exiting. */
+export const SHUTDOWN_HOOK_MS = 1_000;
 
 export class SandboxStartError extends Error {
   override name = "SandboxStartError";
@@ -54,15 +63,56 @@ function flag(value: string | number | boolean): string {
   return typeof value === "boolean" ? (value ? "on" : "off") : String(value);
 }
 
+const OPTION_NAME = /^[a-z][a-z0-9-]*$/;
+
+/**
+ * The sandbox's command line. A lab's options come first and the app's own flags last (the
+ * sandbox takes the last of a repeated flag); an option naming one of the app's flags is refused.
+ */
 export function sandboxArgs(opts: StartOptions): string[] {
-  const args = ["--port", String(opts.port ?? 0)];
+  const args: string[] = [];
+  for (const [key, value] of Object.entries(opts.options ?? {})) {
+    if (!OPTION_NAME.test(key) || RESERVED_FLAGS.includes(key)) {
+      const why = OPTION_NAME.test(key)
+        ? "which only the app sets"
+        : "which is not an option name (lower-case letters, digits and dashes)";
+      throw new SandboxStartError(
+        "EBADOPTION",
+        `The lab asks the ${opts.sandbox} sandbox for the option "${safeText(key)}", ${why}.`,
+        "The lesson pack is at fault: run learn-webservers validate on it.",
+      );
+    }
+    args.push(`--${key}`, flag(value));
+  }
+  args.push("--port", String(opts.port ?? 0));
   if (opts.host !== undefined) args.push("--host", opts.host);
   if (opts.directory !== undefined) args.push("--directory", opts.directory);
   if (opts.flavour !== undefined) args.push("--flavour", opts.flavour);
-  for (const [key, value] of Object.entries(opts.options ?? {})) {
-    args.push(`--${key}`, flag(value));
-  }
   return args;
+}
+
+/** Stops in progress, by the port the stopping sandbox holds. */
+const pendingStops = new Map<number, Set<Promise<void>>>();
+
+function addPendingStop(port: number, stopping: Promise<void>): void {
+  const set = pendingStops.get(port) ?? new Set<Promise<void>>();
+  set.add(stopping);
+  pendingStops.set(port, set);
+  void stopping.finally(() => {
+    set.delete(stopping);
+    if (set.size === 0 && pendingStops.get(port) === set) pendingStops.delete(port);
+  });
+}
+
+/** Resolves when every stop pending on `port` is done, or after PORT_WAIT_MS; undefined if none. */
+function portReleased(port: number | undefined): Promise<void> | undefined {
+  const set = port ? pendingStops.get(port) : undefined;
+  if (!set || set.size === 0) return undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const waited = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, PORT_WAIT_MS);
+  });
+  return Promise.race([Promise.all(set).then(() => {}), waited]).finally(() => clearTimeout(timer));
 }
 
 function portInUseHint(port: number): string {
@@ -74,33 +124,41 @@ function portInUseHint(port: number): string {
 const live = new Set<Sandbox>();
 
 class Sandbox extends EventEmitter implements SandboxProcess {
-  readonly pid: number;
   readonly ready: Promise<ListeningEvent>;
   readonly sandbox: StartOptions["sandbox"];
-  #child: ChildProcess;
+  #child: ChildProcess | undefined;
+  /** The port it listens on, or was asked to take; undefined for "any free port" until it listens. */
+  #port: number | undefined;
   #exited = false;
+  #finished = false;
   #settled = false;
+  #stopRequested = false;
   #resolve!: (e: ListeningEvent) => void;
   #reject!: (e: SandboxStartError) => void;
   #stopping: Promise<void> | undefined;
   #done: Promise<void>;
+  #resolveDone!: () => void;
   #lastStderr: string[] = [];
   #readyTimer: NodeJS.Timeout;
 
+  /** Spawns at once, or once `after` resolves (a stop pending on the same port). */
   constructor(
-    child: ChildProcess,
     private readonly opts: StartOptions,
+    spawn: () => ChildProcess,
+    after?: Promise<void>,
   ) {
     super();
-    this.#child = child;
-    this.pid = child.pid ?? -1;
     this.sandbox = opts.sandbox;
+    this.#port = opts.port ? opts.port : undefined;
     this.ready = new Promise<ListeningEvent>((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
     });
     // Callers that never look at `ready` must not turn a failed start into an unhandled rejection.
     this.ready.catch(() => {});
+    this.#done = new Promise<void>((resolve) => {
+      this.#resolveDone = resolve;
+    });
 
     this.#readyTimer = setTimeout(() => {
       this.#fail(
@@ -114,6 +172,36 @@ class Sandbox extends EventEmitter implements SandboxProcess {
     }, READY_TIMEOUT_MS);
     this.#readyTimer.unref();
 
+    if (!after) {
+      this.#attach(spawn());
+      return;
+    }
+    void after.then(() => {
+      if (this.#stopRequested) return;
+      try {
+        this.#attach(spawn());
+      } catch (err) {
+        this.#fail(
+          new SandboxStartError(
+            "ESPAWN",
+            `The ${opts.sandbox} sandbox could not be started: ${err instanceof Error ? err.message : String(err)}`,
+          ),
+        );
+        this.#finish(null, null);
+      }
+    });
+  }
+
+  get pid(): number {
+    return this.#child?.pid ?? -1;
+  }
+
+  get exited(): boolean {
+    return this.#exited;
+  }
+
+  #attach(child: ChildProcess): void {
+    this.#child = child;
     this.#pipeLines(child.stdout, "stdout");
     this.#pipeLines(child.stderr, "stderr");
 
@@ -122,7 +210,7 @@ class Sandbox extends EventEmitter implements SandboxProcess {
       if (!checked.ok) {
         this.emit("log", {
           stream: "lab",
-          text: `Ignored an invalid message from the sandbox (${checked.problem}).`,
+          text: safeText(`Ignored an invalid message from the sandbox (${checked.problem}).`),
         } satisfies SandboxLog);
         return;
       }
@@ -130,30 +218,17 @@ class Sandbox extends EventEmitter implements SandboxProcess {
     });
     // Without a listener, an IPC write to a dead child would be an uncaught error.
     child.on("error", (err) => {
-      this.emit("log", { stream: "lab", text: `Sandbox process error: ${err.message}` });
+      this.emit("log", {
+        stream: "lab",
+        text: safeText(`Sandbox process error: ${err.message}`),
+      } satisfies SandboxLog);
+      if (child.pid === undefined) this.#finish(null, null);
     });
-
-    this.#done = new Promise<void>((resolve) => {
-      let finished = false;
-      const finish = (code: number | null, signal: NodeJS.Signals | null) => {
-        if (finished) return;
-        finished = true;
-        this.#finish(code, signal);
-        resolve();
-      };
-      child.once("exit", (code, signal) => {
-        this.#exited = true;
-        setTimeout(() => finish(code, signal), CLOSE_GRACE_MS).unref();
-        child.once("close", () => finish(code, signal));
-      });
-      child.once("error", () => {
-        if (child.pid === undefined) finish(null, null);
-      });
+    child.once("exit", (code, signal) => {
+      this.#exited = true;
+      setTimeout(() => this.#finish(code, signal), CLOSE_GRACE_MS).unref();
+      child.once("close", () => this.#finish(code, signal));
     });
-  }
-
-  get exited(): boolean {
-    return this.#exited;
   }
 
   #pipeLines(stream: Readable | null, name: "stdout" | "stderr"): void {
@@ -171,7 +246,9 @@ class Sandbox extends EventEmitter implements SandboxProcess {
     });
   }
 
-  #line(stream: "stdout" | "stderr", text: string): void {
+  /** Lines reach the log (and the terminal) with their control characters made visible. */
+  #line(stream: "stdout" | "stderr", raw: string): void {
+    const text = safeText(raw);
     if (stream === "stderr" && text.trim() !== "") {
       this.#lastStderr.push(text);
       if (this.#lastStderr.length > 5) this.#lastStderr.shift();
@@ -181,10 +258,11 @@ class Sandbox extends EventEmitter implements SandboxProcess {
 
   #stderrHint(): string | undefined {
     const last = this.#lastStderr.at(-1);
-    return last === undefined ? undefined : `The sandbox said: ${last.trim()}`;
+    return last === undefined ? undefined : `The sandbox said: ${safeText(last.trim())}`;
   }
 
   #onEvent(event: SandboxEvent): void {
+    if (event.type === "listening") this.#port = event.port;
     if (!this.#settled) {
       if (event.type === "listening") {
         this.#settled = true;
@@ -207,7 +285,11 @@ class Sandbox extends EventEmitter implements SandboxProcess {
         portInUseHint(port),
       );
     }
-    return new SandboxStartError(code, message, hint);
+    return new SandboxStartError(
+      safeText(code),
+      safeText(message),
+      hint === undefined ? undefined : safeText(hint),
+    );
   }
 
   #fail(err: SandboxStartError): void {
@@ -218,6 +300,8 @@ class Sandbox extends EventEmitter implements SandboxProcess {
   }
 
   #finish(code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.#finished) return;
+    this.#finished = true;
     this.#exited = true;
     live.delete(this);
     const how = signal ? `signal ${signal}` : `exit code ${code}`;
@@ -227,20 +311,26 @@ class Sandbox extends EventEmitter implements SandboxProcess {
     this.#fail(
       new SandboxStartError(
         "EEXITED",
-        `The ${this.opts.sandbox} sandbox stopped before it was ready (${how}).`,
+        this.#child
+          ? `The ${this.opts.sandbox} sandbox stopped before it was ready (${how}).`
+          : `The ${this.opts.sandbox} sandbox was stopped before it started.`,
         this.#stderrHint(),
       ),
     );
     this.emit("exit", code, signal);
+    this.#resolveDone();
   }
 
   stop(): Promise<void> {
     if (this.#stopping) return this.#stopping;
-    if (this.#exited) {
+    this.#stopRequested = true;
+    const child = this.#child;
+    if (this.#exited || !child) {
+      // Not spawned yet: it never will be.
+      if (!child) this.#finish(null, null);
       this.#stopping = this.#done;
       return this.#stopping;
     }
-    const child = this.#child;
     let sent = false;
     if (child.connected) {
       try {
@@ -255,11 +345,13 @@ class Sandbox extends EventEmitter implements SandboxProcess {
       clearTimeout(term);
       clearTimeout(kill);
     });
+    // A start on the same port waits for this stop, so it does not find the port still taken.
+    if (this.#port !== undefined) addPendingStop(this.#port, this.#stopping);
     return this.#stopping;
   }
 
   kill(signal: NodeJS.Signals = "SIGTERM"): boolean {
-    if (this.#exited) return false;
+    if (this.#exited || !this.#child) return false;
     try {
       return this.#child.kill(signal);
     } catch {
@@ -269,6 +361,7 @@ class Sandbox extends EventEmitter implements SandboxProcess {
 
   /** For the synchronous exit fallback only. */
   killNow(): void {
+    this.#stopRequested = true;
     if (!this.#exited) this.kill("SIGKILL");
   }
 }
@@ -286,13 +379,15 @@ export function startSandbox(opts: StartOptions): SandboxProcess {
       "Run npm run build in the project folder.",
     );
   }
-  const child = fork(entry, sandboxArgs(opts), {
-    stdio: ["ignore", "pipe", "pipe", "ipc"],
-    env: { ...process.env, FORCE_COLOR: "0" },
-    detached: false,
-    execArgv: [],
-  });
-  const sandbox = new Sandbox(child, opts);
+  const args = sandboxArgs(opts);
+  const spawn = () =>
+    fork(entry, args, {
+      stdio: ["ignore", "pipe", "pipe", "ipc"],
+      env: { ...process.env, FORCE_COLOR: "0" },
+      detached: false,
+      execArgv: [],
+    });
+  const sandbox = new Sandbox(opts, spawn, portReleased(opts.port));
   live.add(sandbox);
   return sandbox;
 }
@@ -321,10 +416,16 @@ let shuttingDown: Promise<never> | undefined;
 
 async function runShutdown(code: number, error?: unknown): Promise<never> {
   for (const fn of shutdownHooks.splice(0)) {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, SHUTDOWN_HOOK_MS);
+    });
     try {
-      await fn();
+      await Promise.race([Promise.resolve().then(fn), late]);
     } catch {
       // A failing cleanup hook must not keep the children alive.
+    } finally {
+      clearTimeout(timer);
     }
   }
   if (error !== undefined) {

@@ -1,4 +1,5 @@
 import type { RequestEvent, SandboxEvent } from "../../sandboxes/shared/protocol.js";
+import type { SandboxName } from "../course/sandboxes.js";
 import type { Experiment, Lab, Mission } from "../course/schema.js";
 import type { ProgressStore } from "../progress/store.js";
 
@@ -77,7 +78,7 @@ export interface LabSessionSnapshot {
 export type { Experiment };
 
 export interface StartOptions {
-  sandbox: "static" | "dev-reload" | "prefork" | "async" | "proxy";
+  sandbox: SandboxName;
   flavour?: string;
   options?: Record<string, string | number | boolean>;
   port?: number;

@@ -1,11 +1,42 @@
-import { cpSync, existsSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
-import { basename, join } from "node:path";
+import {
+  cpSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from "node:fs";
+import { basename, isAbsolute, join, relative, resolve, sep } from "node:path";
 
 function workspacePath(lessonId: string, workspacesDir: string): string {
   if (lessonId === "" || basename(lessonId) !== lessonId || lessonId.startsWith(".")) {
     throw new Error(`"${lessonId}" cannot name a workspace folder`);
   }
   return join(workspacesDir, lessonId);
+}
+
+function isInside(root: string, path: string): boolean {
+  const rel = relative(root, path);
+  return rel !== "" && rel !== ".." && !rel.startsWith(`..${sep}`) && !isAbsolute(rel);
+}
+
+/**
+ * The folder `name` of a sandbox's assets that a lab copies for the learner. Throws when the
+ * name, or a link on the way, leads outside `assetsDir`.
+ */
+export function workspaceTemplate(assetsDir: string, name: string): string {
+  const root = resolve(assetsDir);
+  const dir = resolve(root, name);
+  let inside = isInside(root, dir);
+  if (inside && existsSync(dir)) inside = isInside(realpathSync(root), realpathSync(dir));
+  if (!inside) {
+    throw new Error(
+      `the lab's workspace "${name}" is not a folder of the sandbox's; the lesson pack is at fault (run learn-webservers validate on it)`,
+    );
+  }
+  return dir;
 }
 
 function copyTemplate(templateDir: string | undefined, dest: string): void {
@@ -18,7 +49,13 @@ function copyTemplate(templateDir: string | undefined, dest: string): void {
   const tmp = `${dest}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   if (templateDir === undefined) mkdirSync(tmp, { recursive: true });
-  else cpSync(templateDir, tmp, { recursive: true });
+  else {
+    // Links are left out: the copy holds the template's own files, nothing they point to.
+    cpSync(realpathSync(templateDir), tmp, {
+      recursive: true,
+      filter: (src) => !lstatSync(src).isSymbolicLink(),
+    });
+  }
   // Copy beside and rename, so an interrupted copy never looks like a finished workspace.
   renameSync(tmp, dest);
 }

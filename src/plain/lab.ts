@@ -1,3 +1,4 @@
+import { safeText } from "../course/control.js";
 import type { Lesson } from "../course/schema.js";
 import type { ExperimentResult, LabSessionSnapshot, LogLine } from "../lab/types.js";
 import type { PlainContext } from "./run.js";
@@ -9,13 +10,15 @@ const EXCHANGE_LINES = 40;
 const SETTLE_MS = 100;
 
 function logLine(line: LogLine): string {
-  return line.stream === "lab" ? `  (lab) ${line.text}` : `  | ${line.text}`;
+  const text = safeText(line.text);
+  return line.stream === "lab" ? `  (lab) ${text}` : `  | ${text}`;
 }
 
+/** Bytes sent or received, one quoted line each, with control characters made visible. */
 function quoted(prefix: string, text: string): string[] {
   const lines = text.replace(/\r\n/g, "\n").split("\n");
   if (lines.at(-1) === "") lines.pop();
-  const shown = lines.slice(0, EXCHANGE_LINES).map((l) => `${prefix}${l}`);
+  const shown = lines.slice(0, EXCHANGE_LINES).map((l) => `${prefix}${safeText(l)}`);
   if (lines.length > EXCHANGE_LINES) {
     shown.push(`${prefix}... (${lines.length - EXCHANGE_LINES} more lines)`);
   }

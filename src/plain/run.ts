@@ -1,5 +1,6 @@
 import { formatScore } from "../course/quiz.js";
 import type { Lesson, LoadedCourse } from "../course/schema.js";
+import { type NextStep, nextStep } from "../progress/next-step.js";
 import type { ProgressStore } from "../progress/store.js";
 import { STATE_LABEL, summarizeLesson } from "../progress/summary.js";
 import type { Screen } from "../progress/types.js";
@@ -70,32 +71,23 @@ async function openAt(
   await lessonMenu(ctx, lesson);
 }
 
-function continueTarget(ctx: PlainContext): { lesson: Lesson; screen: Screen; page: number } {
-  const last = ctx.progress.data.last;
-  const lesson = last && ctx.course.lessons.find((l) => l.id === last.lessonId);
-  if (last && lesson) return { lesson, screen: last.screen, page: last.page };
-  const next =
-    ctx.course.lessons.find((l) => ctx.progress.lessonState(l) !== "done") ?? ctx.course.lessons[0];
-  if (!next) throw new Error("the course has no lessons");
-  return { lesson: next, screen: "map", page: 0 };
-}
-
-function describeTarget(t: { lesson: Lesson; screen: Screen; page: number }): string {
+function describeStep(step: NextStep): string {
   const where =
-    t.screen === "reader"
-      ? `, page ${t.page + 1}`
-      : t.screen === "lab"
+    step.screen === "reader"
+      ? `, page ${step.page + 1}`
+      : step.screen === "lab"
         ? ", lab"
-        : t.screen === "quiz"
-          ? ", quiz"
-          : "";
-  return `${t.lesson.meta.title}${where}`;
+        : ", quiz";
+  return `${step.lesson.meta.title}${where}`;
 }
 
 async function courseMap(ctx: PlainContext): Promise<void> {
   const lessons = ctx.course.lessons;
   let showMenu = true;
   for (;;) {
+    // Worked out again each time: the step moves on as the learner reads, meets missions and passes quizzes.
+    const step = nextStep(lessons, ctx.progress);
+    const choices = `1-${lessons.length}${step ? ", c" : ""}, q`;
     if (showMenu) {
       ctx.io.say();
       ctx.io.say(`${ctx.course.course.title}: ${lessons.length} lessons`);
@@ -105,16 +97,15 @@ async function courseMap(ctx: PlainContext): Promise<void> {
         const best = quiz ? `, quiz best ${formatScore(quiz.best)}` : "";
         ctx.io.say(`  ${i + 1}. ${lesson.meta.title} (${state}${best})`);
       });
-      ctx.io.say(`  c. Continue: ${describeTarget(continueTarget(ctx))}`);
+      if (step) ctx.io.say(`  c. Continue: ${describeStep(step)}`);
+      else ctx.io.say("  Every lesson is done.");
       ctx.io.say("  q. Quit");
     }
     showMenu = true;
-    const answer = (await ctx.io.ask(`Choose a lesson [1-${lessons.length}, c, q]:`)).toLowerCase();
+    const answer = (await ctx.io.ask(`Choose a lesson [${choices}]:`)).toLowerCase();
     if (answer === "q" || answer === "quit") return;
-    if (answer === "c") {
-      const t = continueTarget(ctx);
-      if (t.screen === "map") await lessonMenu(ctx, t.lesson);
-      else await openAt(ctx, t.lesson, t.screen, t.page);
+    if (answer === "c" && step) {
+      await openAt(ctx, step.lesson, step.screen, step.page);
       continue;
     }
     const lesson = lessons[Number(answer) - 1];
@@ -123,7 +114,9 @@ async function courseMap(ctx: PlainContext): Promise<void> {
       continue;
     }
     if (answer !== "") {
-      ctx.io.say(`Type a number from 1 to ${lessons.length}, c to continue or q to quit.`);
+      ctx.io.say(
+        `Type a number from 1 to ${lessons.length}${step ? ", c to continue" : ""} or q to quit.`,
+      );
       showMenu = false;
     }
   }

@@ -4,6 +4,7 @@ import type { LoadedCourse } from "../course/schema.js";
 import { LabSession } from "../lab/session.js";
 import type { ProgressStore } from "../progress/store.js";
 import { HelpOverlay } from "./components/HelpOverlay.js";
+import { ScreenDigitsContext } from "./components/ScreenFrame.js";
 import { TooSmall } from "./components/TooSmall.js";
 import { useKeys } from "./hooks/use-keys.js";
 import type { CreateLabSession } from "./hooks/use-lab-session.js";
@@ -57,6 +58,8 @@ export function App({
   const { columns, rows } = useTerminalSize();
   const [route, setRoute] = useState<Route>(() => initialRoute(course, progress, start));
   const [helpOpen, setHelpOpen] = useState(false);
+  // The digit count of the screen shown, for the help's digit range (as in its status bar).
+  const [screenDigits, setScreenDigits] = useState<number>();
   const [notice, setNotice] = useState(() => takeNotice(progress));
   const tooSmall = columns < MIN_COLUMNS || rows < MIN_ROWS;
 
@@ -106,6 +109,13 @@ export function App({
       else if (action === "help" && !tooSmall) setHelpOpen((open) => !open);
     },
     { isActive: true },
+  );
+  useKeys(
+    "small",
+    ({ action }) => {
+      if (action === "quit") onQuit();
+    },
+    { isActive: tooSmall },
   );
 
   const height = rows - 1;
@@ -180,6 +190,7 @@ export function App({
       {!tooSmall && helpOpen && (
         <HelpOverlay
           scope={scope}
+          digits={screenDigits}
           width={columns}
           height={height}
           isActive={helpOpen}
@@ -188,7 +199,9 @@ export function App({
       )}
       {/* Hidden, not unmounted, so that a lab keeps its server while help is open or the window is small. */}
       <Box display={screenActive ? "flex" : "none"} flexDirection="column">
-        {screen}
+        <ScreenDigitsContext.Provider value={setScreenDigits}>
+          {screen}
+        </ScreenDigitsContext.Provider>
       </Box>
     </Box>
   );

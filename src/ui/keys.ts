@@ -1,7 +1,10 @@
 import type { Key } from "ink";
 
-/** Where a binding works: "global" everywhere, the others on one screen (or the help overlay). */
-export type Scope = "global" | "map" | "reader" | "lab" | "quiz" | "help";
+/**
+ * Where a binding works: "global" everywhere, the others on one screen (or the help overlay, or
+ * the "please enlarge" message shown while the terminal is too small).
+ */
+export type Scope = "global" | "map" | "reader" | "lab" | "quiz" | "help" | "small";
 
 export type KeyAction =
   | "quit"
@@ -63,6 +66,11 @@ export interface KeyBinding {
   statusLabel?: string;
   /** The screen states the binding works in (e.g. the quiz's "asking"); all when absent. */
   when?: readonly string[];
+  /**
+   * Help lists the binding under this short heading, after the screen's other keys (e.g. "when
+   * asked" for the answers to a question); with them when absent.
+   */
+  group?: string;
 }
 
 const up: KeySpec[] = [{ name: "up" }, { char: "k" }];
@@ -225,19 +233,20 @@ export const KEY_BINDINGS: readonly KeyBinding[] = [
     action: "confirm",
     keys: [{ char: "y" }],
     label: "y",
-    description: "yes, reset the workspace files (when asked)",
+    description: "yes, reset the workspace files",
     status: "yes",
     when: ["confirm"],
+    group: "when asked to reset",
   },
   {
     scope: "lab",
     action: "cancel",
     keys: [{ char: "n" }, { name: "escape" }],
-    label: "n Esc",
-    description: "no, keep the workspace files as they are (when asked)",
+    label: "n",
+    description: "no, keep the workspace files as they are (Esc says no too)",
     status: "no",
-    statusLabel: "n",
     when: ["confirm"],
+    group: "when asked to reset",
   },
   {
     scope: "lab",
@@ -325,16 +334,6 @@ export const KEY_BINDINGS: readonly KeyBinding[] = [
   },
   {
     scope: "lab",
-    action: "unzoom",
-    keys: back,
-    label: "Esc q",
-    description: "back to the whole lab (from a zoomed pane or the missions)",
-    status: "whole lab",
-    statusLabel: "Esc",
-    when: ["zoomed"],
-  },
-  {
-    scope: "lab",
     action: "back",
     keys: back,
     label: "Esc q",
@@ -343,12 +342,22 @@ export const KEY_BINDINGS: readonly KeyBinding[] = [
     statusLabel: "Esc",
     when: ["overview"],
   },
+  {
+    scope: "lab",
+    action: "unzoom",
+    keys: back,
+    label: "Esc q",
+    description: "from a zoomed pane or the missions, back to the whole lab",
+    status: "whole lab",
+    statusLabel: "Esc",
+    when: ["zoomed"],
+  },
 
   {
     scope: "quiz",
     action: "choose",
     keys: [{ digits: [1, 9] }],
-    label: "1-6",
+    label: "1-9",
     description: "answer with that choice",
     status: "answer",
     when: ["asking"],
@@ -358,7 +367,7 @@ export const KEY_BINDINGS: readonly KeyBinding[] = [
     action: "up",
     keys: up,
     label: "↑ k",
-    description: "previous choice, or scroll up",
+    description: "previous choice",
     status: "move",
     statusLabel: "↑↓",
     when: ["asking"],
@@ -368,7 +377,7 @@ export const KEY_BINDINGS: readonly KeyBinding[] = [
     action: "down",
     keys: down,
     label: "↓ j",
-    description: "next choice, or scroll down",
+    description: "next choice",
     when: ["asking"],
   },
   {
@@ -384,7 +393,7 @@ export const KEY_BINDINGS: readonly KeyBinding[] = [
     action: "up",
     keys: up,
     label: "↑ k",
-    description: "scroll up",
+    description: "scroll up (after answering)",
     status: "scroll",
     statusLabel: "↑↓",
     when: ["feedback", "done"],
@@ -394,7 +403,7 @@ export const KEY_BINDINGS: readonly KeyBinding[] = [
     action: "down",
     keys: down,
     label: "↓ j",
-    description: "scroll down",
+    description: "scroll down (after answering)",
     when: ["feedback", "done"],
   },
   {
@@ -402,7 +411,7 @@ export const KEY_BINDINGS: readonly KeyBinding[] = [
     action: "next",
     keys: [{ name: "return" }],
     label: "Enter",
-    description: "next question, then the score",
+    description: "then the next question, or the score",
     status: "next",
     when: ["feedback"],
   },
@@ -420,7 +429,7 @@ export const KEY_BINDINGS: readonly KeyBinding[] = [
     action: "back",
     keys: [{ name: "return" }],
     label: "Enter",
-    description: "back to the course map (after the score)",
+    description: "after the score, back to the course map",
     status: "map",
     when: ["done"],
   },
@@ -432,6 +441,14 @@ export const KEY_BINDINGS: readonly KeyBinding[] = [
     description: "back to the course map",
     status: "back",
     statusLabel: "Esc",
+  },
+
+  {
+    scope: "small",
+    action: "quit",
+    keys: [{ char: "q" }],
+    label: "q",
+    description: "quit",
   },
 
   {
@@ -510,26 +527,49 @@ export function resolveKey(
   return undefined;
 }
 
+/**
+ * How a binding's keys are written when the screen says how many digits act on it now (e.g. 4
+ * choices: "1-4"); undefined when none does, so the binding is not offered.
+ */
+function bindingLabel(binding: KeyBinding, digits: number | undefined): string | undefined {
+  const spec = binding.keys.find((k) => "digits" in k);
+  if (!spec || !("digits" in spec) || digits === undefined) return binding.label;
+  const [low, high] = spec.digits;
+  const last = Math.min(high, low + digits - 1);
+  if (last < low) return undefined;
+  return last === low ? String(low) : `${low}-${last}`;
+}
+
 export interface StatusItem {
   keys: string;
   text: string;
 }
 
-/** The status bar's entries: this screen's (in its state), then the global ones. */
-export function statusItems(scope: Scope, state?: string): StatusItem[] {
+/**
+ * The status bar's entries: this screen's (in its state), then the global ones. `digits` is how
+ * many digit keys do something on the screen now (experiments, choices).
+ */
+export function statusItems(scope: Scope, state?: string, digits?: number): StatusItem[] {
   const items: StatusItem[] = [];
   for (const from of [scope, "global"] as const) {
     for (const b of KEY_BINDINGS) {
       if (b.status === undefined || !applies(b, from, from === scope ? state : undefined)) continue;
-      items.push({ keys: b.statusLabel ?? b.label, text: b.status });
+      const label = bindingLabel(b, digits);
+      if (label === undefined) continue;
+      items.push({ keys: b.statusLabel ?? label, text: b.status });
     }
   }
   return items;
 }
 
+export interface HelpEntry {
+  keys: string;
+  description: string;
+}
+
 export interface HelpSection {
   title: string;
-  entries: { keys: string; description: string }[];
+  entries: HelpEntry[];
 }
 
 const SCOPE_TITLES: Record<Scope, string> = {
@@ -539,15 +579,45 @@ const SCOPE_TITLES: Record<Scope, string> = {
   lab: "Lab",
   quiz: "Quiz",
   help: "Help",
+  small: "Terminal too small",
 };
 
-/** The help overlay's content for a screen, generated from the same table as the input. */
-export function helpSections(scope: Scope): HelpSection[] {
-  return [scope, "global" as const].map((s) => ({
-    title: SCOPE_TITLES[s],
-    entries: KEY_BINDINGS.filter((b) => b.scope === s).map((b) => ({
-      keys: b.label,
-      description: b.description,
-    })),
-  }));
+/**
+ * The help overlay's content for a screen, generated from the same table as the input. Each key
+ * is listed once: bindings of the same keys in different states share one entry, their
+ * descriptions joined; bindings with a `group` follow under their own heading.
+ */
+export function helpSections(scope: Scope, digits?: number): HelpSection[] {
+  const sections: HelpSection[] = [];
+  const section = (title: string): HelpSection => {
+    let found = sections.find((s) => s.title === title);
+    if (!found) {
+      found = { title, entries: [] };
+      sections.push(found);
+    }
+    return found;
+  };
+  for (const s of [scope, "global" as const]) {
+    section(SCOPE_TITLES[s]);
+    for (const b of KEY_BINDINGS) {
+      if (b.scope !== s) continue;
+      const keys = bindingLabel(b, digits);
+      if (keys === undefined) continue;
+      const { entries } = section(b.group ? `${SCOPE_TITLES[s]}, ${b.group}` : SCOPE_TITLES[s]);
+      const same = entries.find((e) => e.keys === keys);
+      if (!same) entries.push({ keys, description: b.description });
+      else if (!same.description.split("; ").includes(b.description))
+        same.description = `${same.description}; ${b.description}`;
+    }
+  }
+  return sections;
+}
+
+/** The keys that quit while the terminal is too small, as the message there writes them. */
+export function quitKeysWhenSmall(): string {
+  return KEY_BINDINGS.filter(
+    (b) => b.action === "quit" && (b.scope === "global" || b.scope === "small"),
+  )
+    .map((b) => b.label)
+    .join(" or ");
 }

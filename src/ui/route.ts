@@ -1,7 +1,7 @@
-import type { Lesson, LoadedCourse } from "../course/schema.js";
+import type { Lesson } from "../course/schema.js";
+import type { NextStep } from "../progress/next-step.js";
 import type { ProgressStore } from "../progress/store.js";
 import { type LessonSummary as BaseSummary, summarizeLesson } from "../progress/summary.js";
-import type { Position } from "../progress/types.js";
 
 export type Route =
   | { screen: "map" }
@@ -28,19 +28,12 @@ export function lessonRoute(lesson: Lesson, screen: LessonScreen, progress: Prog
   return { screen, lessonId: lesson.id };
 }
 
-/** Where "Continue" leads: the last position, when its lesson still exists. */
-export function continueRoute(course: LoadedCourse, last: Position | undefined): Route | undefined {
-  if (!last || last.screen === "map") return undefined;
-  const lesson = course.lessons.find((l) => l.id === last.lessonId);
-  if (!lesson) return undefined;
-  if (last.screen === "reader") {
-    return {
-      screen: "reader",
-      lessonId: lesson.id,
-      page: Math.min(last.page, lesson.pages.length - 1),
-    };
-  }
-  return { screen: last.screen, lessonId: lesson.id };
+/** The route that opens a step of the course (e.g. where "Continue" leads). */
+export function stepRoute(step: NextStep): Route {
+  const lessonId = step.lesson.id;
+  return step.screen === "reader"
+    ? { screen: "reader", lessonId, page: step.page }
+    : { screen: step.screen, lessonId };
 }
 
 export function describeRoute(route: Route, lesson: Lesson): string {

@@ -1,3 +1,4 @@
+import { safeText } from "../course/control.js";
 import { wrapAnsi } from "../course/markdown.js";
 
 /** Word-wraps plain text (several paragraphs allowed) to rows of at most `width` characters. */
@@ -17,18 +18,12 @@ export function padTo(text: string, width: number): string {
   return truncate(text, width).padEnd(Math.max(0, width));
 }
 
-function isControl(code: number): boolean {
-  return code < 0x20 || (code >= 0x7f && code <= 0x9f);
-}
-
-/** Makes bytes from a socket or a log safe to print: tabs become spaces, control bytes "·". */
+/**
+ * Makes one line from a socket or a log safe to print: tabs become spaces, other control
+ * characters visible escapes such as \x1b.
+ */
 export function printable(text: string): string {
-  let out = "";
-  for (const char of text) {
-    const code = char.codePointAt(0) ?? 0;
-    out += char === "\t" ? "    " : isControl(code) ? "·" : char;
-  }
-  return out;
+  return safeText(text.replace(/\t/g, "    ")).replace(/\n/g, "\\x0a");
 }
 
 /** Splits a raw HTTP exchange or log text into printable lines. */

@@ -156,6 +156,16 @@ describe("the TUI at 80x24", () => {
     expect((await t.exited).exitCode).toBe(0);
   });
 
+  it("q quits from the enlarge message, as on the map", async () => {
+    const t = term([]);
+    await t.waitText(mapEntry(0), "the course map");
+    t.mark();
+    t.pty.resize(60, 20);
+    await t.waitText(/Ctrl\+C or q\s+quits/, "the enlarge message with the way out");
+    await t.press("q");
+    expect((await t.exited).exitCode).toBe(0);
+  });
+
   it("NO_COLOR turns every colour off; without it there is colour", async () => {
     const plain = term([], { env: { NO_COLOR: "1" } });
     await plain.waitText(mapEntry(1), "the course map without colour");

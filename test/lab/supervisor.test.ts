@@ -62,16 +62,20 @@ afterEach(async () => {
 });
 
 describe("sandboxArgs", () => {
-  it("turns start options into flags, booleans as on/off", () => {
+  it("turns start options into flags, booleans as on/off, the app's own flags last", () => {
     expect(
       sandboxArgs({
         sandbox: "static",
         host: "0.0.0.0",
         directory: "/w",
         flavour: "http.server",
-        options: { threading: false, workers: 3, bind: "x" },
+        options: { threading: false, workers: 3 },
       }),
     ).toEqual([
+      "--threading",
+      "off",
+      "--workers",
+      "3",
       "--port",
       "0",
       "--host",
@@ -80,18 +84,12 @@ describe("sandboxArgs", () => {
       "/w",
       "--flavour",
       "http.server",
-      "--threading",
-      "off",
-      "--workers",
-      "3",
-      "--bind",
-      "x",
     ]);
     expect(sandboxArgs({ sandbox: "static", port: 8000, options: { threading: true } })).toEqual([
-      "--port",
-      "8000",
       "--threading",
       "on",
+      "--port",
+      "8000",
     ]);
   });
 });

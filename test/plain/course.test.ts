@@ -17,11 +17,13 @@ import {
 } from "../cli/helpers.js";
 
 let lesson: Lesson;
+let lessons: Lesson[];
 const started: ChildProcess[] = [];
 
 beforeAll(async () => {
   assertBuilt();
   const course = await loadCourse();
+  lessons = course.lessons;
   const first = course.lessons[0];
   if (!first) throw new Error("the built-in course has no lessons");
   lesson = first;
@@ -170,6 +172,34 @@ describe("plain mode through a pipe", () => {
     expect(r.stdout).toContain(`c. Continue: ${lesson.meta.title}, page 2`);
     expect(r.stdout).toContain(`page 2 of ${lesson.pages.length} ---`);
     expect(r.stdout).not.toContain(`page 1 of ${lesson.pages.length} ---`);
+  });
+
+  it("c goes on past a quiz already passed: to the lab while missions remain", async () => {
+    const home = tempDir();
+    const store = ProgressStore.open({ home });
+    for (let page = 0; page < lesson.pages.length; page++)
+      store.markPageRead(lesson.id, page, lesson.pages.length);
+    store.recordQuiz(lesson.id, 1, true);
+    store.setPosition({ lessonId: lesson.id, screen: "quiz", page: 0 });
+    const r = await runCli(["--plain"], { env: cliEnv(home), input: "q\n" });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`c. Continue: ${lesson.meta.title}, lab`);
+  });
+
+  it("when every lesson is done there is nothing to continue", async () => {
+    const home = tempDir();
+    const store = ProgressStore.open({ home });
+    for (const l of lessons) {
+      for (const m of l.lab.missions) store.markMissionMet(l.id, m.id);
+      store.recordQuiz(l.id, 1, true);
+    }
+    store.setPosition({ lessonId: lesson.id, screen: "quiz", page: 0 });
+    const r = await runCli(["--plain"], { env: cliEnv(home), input: "c\n" });
+    expect(r.code).toBe(0);
+    expect(r.stdout).not.toContain("Continue");
+    expect(r.stdout).toContain("Every lesson is done.");
+    expect(r.stdout).toContain(`Choose a lesson [1-${lessons.length}, q]:`);
+    expect(r.stdout).toContain(`Type a number from 1 to ${lessons.length} or q to quit.`);
   });
 
   it("end of input at the first prompt: exit 0, nothing alarming", async () => {

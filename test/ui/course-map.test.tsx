@@ -119,6 +119,65 @@ describe("course map", () => {
   });
 });
 
+describe("Continue", () => {
+  test("after passing a quiz, it leads on to the next lesson not done, not back to that quiz", async () => {
+    const { screen } = await openApp({
+      start: { lessonId: "beta", screen: "quiz" },
+      progress: (home) => {
+        const store = ProgressStore.open({ home });
+        store.markMissionMet("beta", "see-404");
+        store.markPageRead("alpha", 0, 3);
+        return store;
+      },
+    });
+    await screen.waitFor("What does gunicorn's master process do?");
+    await screen.press("2");
+    await screen.press("enter");
+    await screen.waitFor("Passed");
+    await screen.press("enter");
+    const frame = await screen.waitFor("Fixture course");
+    expect(frame).toContain("1 of 2 lessons done");
+    expect(lessonLine(frame, "Continue:")).toBe("> Continue: Alpha — reading, page 2 of 3");
+    await screen.press("enter");
+    await screen.waitFor("page 2 of 3");
+  });
+
+  test("a passed quiz whose lesson still has missions leads to that lesson's lab", async () => {
+    const { screen } = await openApp({
+      progress: (home) => {
+        const store = ProgressStore.open({ home });
+        for (const page of [0, 1, 2]) store.markPageRead("alpha", page, 3);
+        store.recordQuiz("alpha", 1, true);
+        store.setPosition({ lessonId: "alpha", screen: "quiz", page: 0 });
+        return store;
+      },
+    });
+    const frame = await screen.waitFor("Continue:");
+    expect(lessonLine(frame, "Continue:")).toBe("> Continue: Alpha — lab");
+  });
+
+  test("when every lesson is done there is no Continue entry", async () => {
+    const { screen } = await openApp({
+      progress: (home) => {
+        const store = ProgressStore.open({ home });
+        for (const [id, mission, pages] of [
+          ["alpha", "conditional-get", 3],
+          ["beta", "see-404", 1],
+        ] as const) {
+          for (let page = 0; page < pages; page++) store.markPageRead(id, page, pages);
+          store.markMissionMet(id, mission);
+          store.recordQuiz(id, 1, true);
+        }
+        store.setPosition({ lessonId: "beta", screen: "quiz", page: 0 });
+        return store;
+      },
+    });
+    const frame = await screen.waitFor("2 of 2 lessons done");
+    expect(frame).not.toContain("Continue");
+    expect(lessonLine(frame, "1. Alpha")).toMatch(/^> /);
+  });
+});
+
 describe("course map with a last position", () => {
   test("l and t on the Continue line open that lesson's lab and quiz", async () => {
     const { screen } = await openApp({

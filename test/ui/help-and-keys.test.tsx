@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from "vitest";
-import { KEY_BINDINGS, type Scope, statusItems } from "../../src/ui/keys.js";
+import { helpSections, KEY_BINDINGS, type Scope, statusItems } from "../../src/ui/keys.js";
 import { closeApps, openApp } from "./helpers.js";
 
 afterEach(closeApps);
@@ -48,6 +48,32 @@ describe("help overlay", () => {
     expect(frame).toMatch(/c +show the lesson's Python files/);
     expect(frame).not.toContain("Course map");
   });
+
+  test("in the quiz, the digits match the question's choices and each key is listed once", async () => {
+    const { screen } = await openApp({ start: { lessonId: "alpha", screen: "quiz" } });
+    await screen.waitFor("question 1 of 2");
+    await screen.press("?");
+    const frame = await screen.waitFor("Everywhere");
+    expect(frame).toMatch(/^ {2}1-3 +answer with that choice$/m);
+    expect(frame.match(/^ {2}Enter /gm)).toHaveLength(1);
+    expect(frame.match(/^ {2}↑ k /gm)).toHaveLength(1);
+    expect(frame).toMatch(/^ {2}↑ k +previous choice; scroll up \(after answering\)$/m);
+    expect(frame).toMatch(/^ {2}Enter +answer with the highlighted choice; then the next/m);
+  });
+
+  test("the lab's y and n come after its other keys, under their own heading", () => {
+    const sections = helpSections("lab", 8);
+    expect(sections.map((s) => s.title)).toEqual(["Lab", "Lab, when asked to reset", "Everywhere"]);
+    expect(sections[0]?.entries[0]).toEqual({ keys: "1-8", description: "run that experiment" });
+    expect(sections[1]?.entries.map((e) => e.keys)).toEqual(["y", "n"]);
+    expect(sections[0]?.entries.filter((e) => e.keys === "Esc q")).toEqual([
+      {
+        keys: "Esc q",
+        description:
+          "stop the server and go back to the map; from a zoomed pane or the missions, back to the whole lab",
+      },
+    ]);
+  });
 });
 
 describe("status bar", () => {
@@ -59,10 +85,24 @@ describe("status bar", () => {
 
     await screen.press("t");
     await screen.waitFor("Quiz · Alpha");
-    expect(statusLine(screen.frame())).toContain("1-6 answer");
+    // The first question has three choices.
+    expect(statusLine(screen.frame())).toContain("1-3 answer");
     await screen.press("1");
     expect(statusLine(screen.frame())).toContain("Enter next");
-    expect(statusLine(screen.frame())).not.toContain("1-6 answer");
+    expect(statusLine(screen.frame())).not.toContain("answer");
+    await screen.press("enter");
+    await screen.waitFor("question 2 of 2");
+    expect(statusLine(screen.frame())).toMatch(/^1-2 answer {2}/);
+  });
+
+  test("the digit range is the count the screen gives, and goes when nothing answers to digits", () => {
+    const run = (digits?: number) =>
+      statusItems("lab", "overview", digits).find((i) => i.text === "run")?.keys;
+    expect(run(8)).toBe("1-8");
+    expect(run(1)).toBe("1");
+    expect(run(0)).toBeUndefined();
+    expect(run()).toBe("1-9");
+    expect(statusItems("quiz", "asking", 4)[0]).toEqual({ keys: "1-4", text: "answer" });
   });
 });
 
@@ -98,6 +138,18 @@ describe("key table", () => {
           }
         }
       }
+    }
+  });
+
+  test("help lists each key of a screen once", () => {
+    for (const scope of [...scopes, "small" as const]) {
+      const keys = helpSections(scope, 9).flatMap((s) =>
+        s.entries.flatMap((e) => e.keys.split(" ")),
+      );
+      expect(
+        keys.filter((k, i) => keys.indexOf(k) !== i),
+        scope,
+      ).toEqual([]);
     }
   });
 

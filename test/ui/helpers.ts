@@ -150,6 +150,8 @@ export async function openApp(
     course?: LoadedCourse;
     start?: AppProps["start"];
     progress?: (home: string) => ProgressStore;
+    /** The port labs ask for, as with `lab --port N`. */
+    port?: number;
   } = {},
 ): Promise<OpenedApp> {
   const course = options.course ?? (await fixtureCourse());
@@ -164,6 +166,7 @@ export async function openApp(
     },
   };
   if (options.start) props.start = options.start;
+  if (options.port !== undefined) props.port = options.port;
   const screen = await renderAt(createElement(App, props), options);
   opened.push(() => {
     screen.unmount();

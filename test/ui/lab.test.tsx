@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { request } from "node:http";
+import { createServer, request } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, test } from "vitest";
 import { loadCourse } from "../../src/course/loader.js";
@@ -28,7 +29,7 @@ function isAlive(pid: number): boolean {
 
 async function listening(screen: Screen): Promise<{ url: string; pid: number }> {
   const frame = await screen.waitFor("listening on", 15000);
-  const match = /listening on (http:\/\/127\.0\.0\.1:\d+\/?)\s+\(pid (\d+)\)/.exec(frame);
+  const match = /listening on (http:\/\/127\.0\.0\.1:\d+\/?)\s+\(pid (\d+)[,)]/.exec(frame);
   if (!match?.[1] || !match[2]) throw new Error(`no URL and pid in:\n${frame}`);
   return { url: match[1], pid: Number(match[2]) };
 }
@@ -109,6 +110,9 @@ describe("lab", () => {
       for (const e of lesson.lab.experiments) {
         expect(frame).toMatch(new RegExp(`^${e.key} ${literal(e.title)}  `, "m"));
       }
+      expect(frameLines(frame).at(-1)).toMatch(
+        new RegExp(`^1-${lesson.lab.experiments.length} run  `),
+      );
       // The next mission's whole title, wrapped in the missions column, then its hint.
       const lines = frameLines(frame);
       const header = lines.findIndex((l) => l.startsWith("Experiments"));
@@ -269,6 +273,100 @@ describe("lab", () => {
     await screen.press("2");
     const frame = await screen.waitFor("All missions met. Press t to take the quiz.");
     expect(frame).toContain("Missions 1/1");
+    // A mission an experiment meets flashes over that experiment's result.
+    expect(frame).toContain("[x] Mission met: Get a 404");
+  });
+
+  test("a new experiment's result replaces the flash of a mission met just before", async () => {
+    const { screen } = await openApp({ start: { lessonId: "beta", screen: "lab" } });
+    const { url } = await listening(screen);
+    expect(await get(new URL("/nope.txt", url).href)).toBe(404);
+    await screen.waitFor("Mission met: Get a 404");
+    await screen.press("1");
+    const frame = await screen.waitFor((f) => /^\[x\] 1 GET \/: /m.test(f));
+    expect(frame).not.toContain("Mission met");
+  });
+
+  test("every experiment run during the visit keeps its mark", async () => {
+    const { screen } = await openApp({ start: { lessonId: "beta", screen: "lab" } });
+    await listening(screen);
+    await screen.press("1");
+    await screen.waitFor("Inspector: 1 GET /");
+    await screen.press("2");
+    const frame = await screen.waitFor("Inspector: 2 GET /missing");
+    expect(frame).toMatch(/^1 GET \/ +\[x\]/m);
+    expect(frame).toMatch(/^2 GET \/missing +\[x\]/m);
+  });
+
+  test("the Server line shows the sandbox's options, and a restart's new ones", async () => {
+    const fixture = await fixtureCourse();
+    const course = {
+      ...fixture,
+      lessons: fixture.lessons.map((l) =>
+        l.id === "beta"
+          ? {
+              ...l,
+              lab: {
+                ...l.lab,
+                options: { threading: true },
+                experiments: [
+                  ...l.lab.experiments,
+                  {
+                    key: 3,
+                    id: "one-thread",
+                    title: "Restart without threads",
+                    explain: "The same server, one request at a time.",
+                    action: { kind: "restart" as const, options: { threading: false } },
+                  },
+                ],
+              },
+            }
+          : l,
+      ),
+    };
+    const { screen } = await openApp({ course, start: { lessonId: "beta", screen: "lab" } });
+    const { pid } = await listening(screen);
+    expect(screen.frame()).toMatch(/^Server {2}listening on \S+ {2}\(pid \d+, threading on\)$/m);
+    expect(frameLines(screen.frame()).at(-1)).toMatch(/^1-3 run {2}/);
+    await screen.press("3");
+    const frame = await screen.waitFor((f) => /\(pid \d+, threading off\)$/m.test(f), 15000);
+    expect(frame).not.toContain(`(pid ${pid},`);
+    expect(frame).toMatch(/^\[x\] 3 Restart without threads: /m);
+  });
+
+  test("a port already in use: the whole message and hint, and what to do instead of the intro", async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", resolve));
+    const { port } = blocker.address() as AddressInfo;
+    try {
+      const { screen } = await openApp({ port, start: { lessonId: "beta", screen: "lab" } });
+      const frame = await screen.waitFor("What to do", 15000);
+      const lines = frameLines(frame);
+      const server = lines.findIndex((l) => l.startsWith("Server  failed: "));
+      const hint = lines.findIndex((l) => l.startsWith("Hint    "));
+      expect(server).toBeGreaterThan(0);
+      expect(hint).toBeGreaterThan(server);
+      const joined = (from: number, to: number) =>
+        lines
+          .slice(from, to)
+          .map((l) => l.slice(8).trim())
+          .join(" ");
+      expect(joined(server, hint)).toBe(
+        `failed: Port ${port} is already in use on 127.0.0.1. Stop the program using it, or leave out --port to take a free one.`,
+      );
+      expect(frame).not.toContain("…");
+      expect(frame).not.toMatch(/Press (a digit|\d-\d)/);
+      expect(frame).not.toContain("serving the demo site");
+      expect(frame).not.toContain("Start the server.");
+      expect(frame).toContain("The server is not running: press Esc to go back to the course map.");
+      expect(frame).toMatch(/^Press Esc to go back to the course map\./m);
+      expect(lines.at(-1)).not.toContain("run");
+      expect(lines.length).toBeLessThan(24);
+      await screen.press("escape");
+      await screen.waitFor("Fixture course");
+    } finally {
+      blocker.close();
+    }
   });
 
   test("a sandbox that cannot start shows what happened and a hint", async () => {
@@ -315,7 +413,8 @@ describe("lab", () => {
     const { pid } = await listening(screen);
     await screen.press("?");
     const frame = await screen.waitFor("Everywhere");
-    expect(frame).toMatch(/1-9 +run that experiment/);
+    // The fixture's lab has two experiments.
+    expect(frame).toMatch(/^ {2}1-2 +run that experiment$/m);
     await new Promise((r) => setTimeout(r, 200));
     expect(isAlive(pid)).toBe(true);
     await screen.press("escape");

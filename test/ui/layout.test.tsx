@@ -20,7 +20,9 @@ describe("terminal size", () => {
   test("a terminal smaller than 80x24 asks to be enlarged, and recovers on resize", async () => {
     const { screen } = await openApp({ columns: 70, rows: 20 });
     let frame = await screen.waitFor("Please enlarge");
-    expect(frame).toContain("Please enlarge the terminal to at least 80x24 (now 70x20).");
+    expect(frame.replace(/\s+/g, " ")).toContain(
+      "Please enlarge the terminal to at least 80x24 (now 70x20). Ctrl+C or q quits.",
+    );
     expectFits(screen, 70, 20);
 
     await screen.resize(80, 23);
@@ -44,6 +46,24 @@ describe("terminal size", () => {
     expect(frame).not.toContain("Everywhere");
     await app.screen.press("ctrlC");
     expect(app.quits()).toBe(1);
+  });
+
+  test("q quits while the terminal is too small, through the same quit as the map's q", async () => {
+    const app = await openApp({ columns: 60, rows: 20 });
+    await app.screen.waitFor("Please enlarge");
+    await app.screen.press("q");
+    expect(app.quits()).toBe(1);
+  });
+
+  test("q in the reader under a too small terminal quits instead of going back to the map", async () => {
+    const app = await openApp({ start: { lessonId: "alpha", screen: "reader" } });
+    await app.screen.waitFor("page 1 of 3");
+    await app.screen.resize(60, 20);
+    await app.screen.waitFor("Please enlarge");
+    await app.screen.press("q");
+    expect(app.quits()).toBe(1);
+    await app.screen.resize(80, 24);
+    await app.screen.waitFor("page 1 of 3");
   });
 
   test.each([
@@ -97,6 +117,20 @@ describe("terminal size", () => {
               missionRows: () => wanted,
             });
             const used = LAB_FIXED_LINES + l.listRows + l.logLines + l.inspectorLines;
+            // A failure's message and hint take more head lines; the rest shrinks to match.
+            const failed = labLayout({
+              height,
+              width,
+              experiments,
+              experimentsNeed: need,
+              missions,
+              missionRows: () => wanted,
+              headLines: 8,
+            });
+            const usedFailed =
+              LAB_FIXED_LINES + 5 + failed.listRows + failed.logLines + failed.inspectorLines;
+            if (height >= 27) expect(usedFailed).toBe(height);
+            else expect(usedFailed).toBeLessThanOrEqual(Math.max(height, LAB_FIXED_LINES + 6));
             expect(l.experimentsWidth + LAB_COLUMN_GAP + l.missionsWidth).toBe(width);
             expect(l.experimentsWidth).toBe(Math.min(need, width - LAB_COLUMN_GAP - 26));
             if (height >= 22) {

@@ -2,38 +2,45 @@ import { Box, Text } from "ink";
 import { useState } from "react";
 import { useKeys } from "../hooks/use-keys.js";
 import { type HelpSection, helpSections, type Scope } from "../keys.js";
-import { clamp, padTo, truncate } from "../text.js";
+import { clamp, padTo, wrap } from "../text.js";
 import { useTheme } from "../theme.js";
 import { Header } from "./Header.js";
-import { ScreenFrame, STATUS_BAR_LINES } from "./ScreenFrame.js";
+import { ScreenDigitsContext, ScreenFrame, STATUS_BAR_LINES } from "./ScreenFrame.js";
 
 type HelpLine =
   | { kind: "title"; text: string }
   | { kind: "entry"; keys: string; description: string }
   | { kind: "blank" };
 
-export function helpLines(sections: HelpSection[]): HelpLine[] {
+const KEYS_WIDTH = 12;
+
+/** The help's lines at `width`: a description too long for its row goes on below its keys. */
+export function helpLines(sections: HelpSection[], width: number): HelpLine[] {
   const lines: HelpLine[] = [];
+  const room = Math.max(1, width - KEYS_WIDTH - 2);
   for (const section of sections) {
     if (lines.length > 0) lines.push({ kind: "blank" });
     lines.push({ kind: "title", text: section.title });
-    for (const entry of section.entries) lines.push({ kind: "entry", ...entry });
+    for (const entry of section.entries) {
+      for (const [i, description] of wrap(entry.description, room).entries())
+        lines.push({ kind: "entry", keys: i === 0 ? entry.keys : "", description });
+    }
   }
   return lines;
 }
 
 export interface HelpViewProps {
   scope: Scope;
+  /** How many digit keys act on the screen under the help (experiments, choices). */
+  digits?: number;
   offset: number;
   width: number;
   height: number;
 }
 
-const KEYS_WIDTH = 12;
-
-export function HelpView({ scope, offset, width, height }: HelpViewProps) {
+export function HelpView({ scope, digits, offset, width, height }: HelpViewProps) {
   const theme = useTheme();
-  const lines = helpLines(helpSections(scope));
+  const lines = helpLines(helpSections(scope, digits), width);
   const bodyHeight = height - 2;
   const visible = lines.slice(offset, offset + bodyHeight);
   return (
@@ -55,7 +62,7 @@ export function HelpView({ scope, offset, width, height }: HelpViewProps) {
             <Text bold color={theme.ui.key}>
               {padTo(line.keys, KEYS_WIDTH)}
             </Text>
-            {truncate(line.description, width - KEYS_WIDTH - 2)}
+            {line.description}
           </Text>
         );
       })}
@@ -65,6 +72,7 @@ export function HelpView({ scope, offset, width, height }: HelpViewProps) {
 
 export interface HelpOverlayProps {
   scope: Scope;
+  digits?: number;
   width: number;
   height: number;
   isActive: boolean;
@@ -72,10 +80,13 @@ export interface HelpOverlayProps {
 }
 
 /** The keys of the current screen and the global ones, generated from the key table. */
-export function HelpOverlay({ scope, width, height, isActive, onClose }: HelpOverlayProps) {
+export function HelpOverlay({ scope, digits, width, height, isActive, onClose }: HelpOverlayProps) {
   const [offset, setOffset] = useState(0);
   const viewHeight = height - STATUS_BAR_LINES;
-  const maxOffset = Math.max(0, helpLines(helpSections(scope)).length - (viewHeight - 2));
+  const maxOffset = Math.max(
+    0,
+    helpLines(helpSections(scope, digits), width).length - (viewHeight - 2),
+  );
   useKeys(
     "help",
     ({ action }) => {
@@ -85,9 +96,12 @@ export function HelpOverlay({ scope, width, height, isActive, onClose }: HelpOve
     },
     { isActive },
   );
+  // The help's own frame does not stand for the screen under it.
   return (
-    <ScreenFrame scope="help" width={width} height={height}>
-      <HelpView scope={scope} offset={offset} width={width} height={viewHeight} />
-    </ScreenFrame>
+    <ScreenDigitsContext.Provider value={undefined}>
+      <ScreenFrame scope="help" width={width} height={height}>
+        <HelpView scope={scope} digits={digits} offset={offset} width={width} height={viewHeight} />
+      </ScreenFrame>
+    </ScreenDigitsContext.Provider>
   );
 }

@@ -20,13 +20,15 @@ export function fitStatusItems(items: StatusItem[], width: number): StatusItem[]
 export interface StatusBarProps {
   scope: Scope;
   state?: string;
+  /** How many digit keys act here now, for the range shown (e.g. "1-4"). */
+  digits?: number;
   width: number;
 }
 
 /** The keys that work here, from the key table. */
-export function StatusBar({ scope, state, width }: StatusBarProps) {
+export function StatusBar({ scope, state, digits, width }: StatusBarProps) {
   const theme = useTheme();
-  const items = fitStatusItems(statusItems(scope, state), width);
+  const items = fitStatusItems(statusItems(scope, state, digits), width);
   return (
     <Box width={width} height={1}>
       <Text wrap="truncate-end">

@@ -8,7 +8,10 @@ export const FLASH_MS = 6000;
 export interface LabSessionState {
   session: LabSessionApi;
   snapshot: LabSessionSnapshot;
-  /** "Mission met: …" for a few seconds after a mission is met. */
+  /**
+   * "Mission met: …" for a few seconds after a mission is met, until an experiment starts or
+   * another result arrives.
+   */
   flash: string | undefined;
 }
 
@@ -23,14 +26,24 @@ export function useLabSession(create: () => LabSessionApi): LabSessionState {
 
   useEffect(() => {
     let timer: NodeJS.Timeout | undefined;
-    const unsubscribe = session.subscribe(setSnapshot);
+    let previous = session.snapshot();
+    const unsubscribe = session.subscribe((next) => {
+      // A mission an experiment meets is reported after its result, so its flash still shows.
+      const started = next.running !== undefined && previous.running === undefined;
+      if (started || next.lastResult !== previous.lastResult) {
+        clearTimeout(timer);
+        setFlash(undefined);
+      }
+      previous = next;
+      setSnapshot(next);
+    });
     const unMet = session.onMissionMet((missions) => {
       if (missions.length === 0) return;
       setFlash(`Mission met: ${missions.map((m) => m.title).join("; ")}`);
       clearTimeout(timer);
       timer = setTimeout(() => setFlash(undefined), FLASH_MS);
     });
-    setSnapshot(session.snapshot());
+    setSnapshot(previous);
     void session.start();
     return () => {
       clearTimeout(timer);

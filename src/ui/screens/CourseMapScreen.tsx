@@ -1,14 +1,15 @@
 import { useState } from "react";
 import type { LoadedCourse } from "../../course/schema.js";
+import { nextStep } from "../../progress/next-step.js";
 import type { ProgressStore } from "../../progress/store.js";
 import { ScreenFrame, STATUS_BAR_LINES } from "../components/ScreenFrame.js";
 import { useKeys } from "../hooks/use-keys.js";
 import {
-  continueRoute,
   describeRoute,
   type LessonScreen,
   lessonRoute,
   type Route,
+  stepRoute,
   summarize,
 } from "../route.js";
 import { clamp } from "../text.js";
@@ -35,11 +36,10 @@ export function CourseMapScreen({
   onNavigate,
   onQuit,
 }: CourseMapScreenProps) {
-  const resume = continueRoute(course, progress.data.last);
-  const resumeLesson =
-    resume && resume.screen !== "map"
-      ? course.lessons.find((l) => l.id === resume.lessonId)
-      : undefined;
+  // "Continue" once the learner has been somewhere, and only while there is something left to do.
+  const step = progress.data.last ? nextStep(course.lessons, progress) : undefined;
+  const resume = step && stepRoute(step);
+  const resumeLesson = step?.lesson;
   const offset = resume ? 1 : 0;
   const count = course.lessons.length + offset;
   const [selected, setSelected] = useState(() => {

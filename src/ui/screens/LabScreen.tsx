@@ -13,6 +13,7 @@ import {
   type LabPane,
   LabView,
   type LabZoom,
+  labHeadRows,
   missionPageRows,
   missionRowsWanted,
 } from "./LabView.js";
@@ -72,6 +73,14 @@ export function LabScreen({
   const [logAnchor, setLogAnchor] = useState<number>();
   const [inspector, setInspector] = useState({ result: snapshot.lastResult, offset: 0 });
   const [missionScroll, setMissionScroll] = useState(0);
+  // Every experiment run during this visit, with whether it went well the last time.
+  const [ran, setRan] = useState<ReadonlyMap<string, boolean>>(() => new Map());
+  const lastResult = snapshot.lastResult;
+  useEffect(() => {
+    if (lastResult) setRan((before) => new Map(before).set(lastResult.experimentId, lastResult.ok));
+  }, [lastResult]);
+  const curl = session.curlCommand();
+  const head = labHeadRows(lab, snapshot, curl, width, theme);
 
   const viewHeight = height - STATUS_BAR_LINES;
   const layout = labLayout({
@@ -81,6 +90,7 @@ export function LabScreen({
     experimentsNeed: experimentsNeed(lab, theme),
     missions: snapshot.missions.length,
     missionRows: missionRowsWanted(snapshot.missions, theme),
+    headLines: head.length,
   });
   const zoomedOn = (pane: LabZoom) => zoom === pane;
   const logLines = zoomedOn("log") ? layout.zoomLines : layout.logLines;
@@ -146,7 +156,11 @@ export function LabScreen({
       }
       switch (action) {
         case "run":
-          if (digit !== undefined) void session.runExperiment(digit).catch(() => undefined);
+          if (digit === undefined) break;
+          // The experiment's progress and result take the notice line from an older message.
+          clearTimeout(messageTimer.current);
+          setMessage(undefined);
+          void session.runExperiment(digit).catch(() => undefined);
           break;
         case "focus": {
           const next = focus === "log" ? "inspector" : "log";
@@ -195,12 +209,19 @@ export function LabScreen({
   );
 
   return (
-    <ScreenFrame scope="lab" state={state} width={width} height={height}>
+    <ScreenFrame
+      scope="lab"
+      state={state}
+      digits={snapshot.state === "failed" ? 0 : Math.max(...lab.experiments.map((e) => e.key))}
+      width={width}
+      height={height}
+    >
       <LabView
         title={lesson.meta.title}
         lab={lab}
         snapshot={snapshot}
-        curl={session.curlCommand()}
+        curl={curl}
+        ran={ran}
         flash={flash}
         question={confirming ? RESET_QUESTION : undefined}
         message={message}

@@ -1,7 +1,13 @@
 import { Box, Text } from "ink";
 import type { ReactNode } from "react";
 import type { Experiment, Lab } from "../../course/schema.js";
-import type { Exchange, LabSessionSnapshot, LogLine, MissionStatus } from "../../lab/types.js";
+import type {
+  Exchange,
+  ExperimentResult,
+  LabSessionSnapshot,
+  LogLine,
+  MissionStatus,
+} from "../../lab/types.js";
 import { Header } from "../components/Header.js";
 import { Rule } from "../components/Rule.js";
 import { numbered, padTo, plural, printable, printableLines, truncate, wrap } from "../text.js";
@@ -160,6 +166,10 @@ export function inspectorRows(
   theme: Theme,
 ): InspectorRow[] {
   const result = snapshot.lastResult;
+  if (snapshot.state === "failed") {
+    const rows = failedRows(lab, snapshot, width, theme);
+    return result ? [...rows, { left: "" }, ...resultRows(lab, result, width, theme)] : rows;
+  }
   if (!result) {
     const keys = lab.experiments.map((e) => e.key);
     return [
@@ -171,6 +181,42 @@ export function inspectorRows(
       ).map((left) => ({ left, color: theme.text.secondary })),
     ];
   }
+  return resultRows(lab, result, width, theme);
+}
+
+/** What to do when the sandbox could not start or stopped: the way out, the hint, what happened. */
+function failedRows(
+  lab: Lab,
+  snapshot: LabSessionSnapshot,
+  width: number,
+  theme: Theme,
+): InspectorRow[] {
+  const error = snapshot.error;
+  const rows: InspectorRow[] = wrap(
+    "Press Esc to go back to the course map. Opening the lab again starts a new server.",
+    width,
+  ).map((left) => ({ left, bold: true }));
+  if (error?.hint) {
+    rows.push({ left: "" });
+    rows.push(...wrap(error.hint, width).map((left) => ({ left, color: theme.status.warning })));
+  }
+  rows.push({ left: "" });
+  rows.push(
+    ...wrap(
+      `${theme.symbols.wrong} The ${lab.sandbox} sandbox is not running: ${error?.message ?? "it stopped"}`,
+      width,
+    ).map((left) => ({ left, color: theme.status.error })),
+  );
+  return rows;
+}
+
+/** An experiment's result: what it teaches, the outcome, then the exchange or the values. */
+function resultRows(
+  lab: Lab,
+  result: ExperimentResult,
+  width: number,
+  theme: Theme,
+): InspectorRow[] {
   const rows: InspectorRow[] = [];
   const exp = lab.experiments.find((e) => e.id === result.experimentId);
   if (exp) rows.push(...wrap(exp.explain, width).map((left) => ({ left })), { left: "" });
@@ -204,11 +250,111 @@ function stateBadge(snapshot: LabSessionSnapshot, theme: Theme): { text: string;
   }
 }
 
+/** A row of the lab's head: a label ("Server", "Files", …) or "" below a wrapped one. */
+export interface HeadRow {
+  label: string;
+  text: string;
+  color?: string;
+}
+
+/** Lines the message and the hint of a failed sandbox may each take. */
+const MAX_FAILED_LINES = 4;
+
+/** "threading on, workers 2": the options the sandbox runs with now. */
+export function optionsText(options: Readonly<Record<string, string | number | boolean>>): string {
+  return Object.entries(options)
+    .map(([k, v]) => `${k} ${typeof v === "boolean" ? (v ? "on" : "off") : String(v)}`)
+    .join(", ");
+}
+
+function wrappedRows(label: string, text: string, width: number, color?: string): HeadRow[] {
+  const room = Math.max(1, width - LABEL_WIDTH);
+  return clip(wrap(text, room), room, MAX_FAILED_LINES).map((line, i) => ({
+    label: i === 0 ? label : "",
+    text: line,
+    color,
+  }));
+}
+
+/**
+ * The rows above the notice line: the server's state, where the files are and the curl command
+ * to try; when the sandbox failed, what happened and the hint, each wrapped in full instead.
+ */
+export function labHeadRows(
+  lab: Lab,
+  snapshot: LabSessionSnapshot,
+  curl: string | undefined,
+  width: number,
+  theme: Theme,
+): HeadRow[] {
+  if (snapshot.state === "failed") {
+    const rows = wrappedRows(
+      "Server",
+      `failed: ${snapshot.error?.message ?? "the sandbox stopped"}`,
+      width,
+      theme.status.error,
+    );
+    if (snapshot.error?.hint)
+      rows.push(...wrappedRows("Hint", snapshot.error.hint, width, theme.status.warning));
+    return rows;
+  }
+  let server: HeadRow;
+  switch (snapshot.state) {
+    case "listening": {
+      const details = [
+        ...(snapshot.pid ? [`pid ${snapshot.pid}`] : []),
+        ...(Object.keys(snapshot.options).length > 0 ? [optionsText(snapshot.options)] : []),
+      ];
+      server = {
+        label: "Server",
+        text: `listening on ${snapshot.url ?? "?"}${details.length > 0 ? `  (${details.join(", ")})` : ""}`,
+      };
+      break;
+    }
+    case "starting":
+      server = {
+        label: "Server",
+        text: `starting the ${lab.sandbox} sandbox…`,
+        color: theme.status.warning,
+      };
+      break;
+    default:
+      server = {
+        label: "Server",
+        text: snapshot.state === "stopping" ? "stopping…" : "stopped",
+        color: theme.text.secondary,
+      };
+  }
+  let files: HeadRow;
+  if (snapshot.workspace) {
+    const note = "  (edit them in your own editor)";
+    // The folder matters more than the note: the note goes when both don't fit.
+    const fits = LABEL_WIDTH + snapshot.workspace.length + note.length <= width;
+    files = { label: "Files", text: `${snapshot.workspace}${fits ? note : ""}` };
+  } else {
+    files = {
+      label: "Files",
+      text: snapshot.state === "starting" ? "preparing your copy of the lab's files…" : "none",
+      color: theme.text.secondary,
+    };
+  }
+  const tryRow: HeadRow = curl
+    ? { label: "Try", text: curl, color: theme.text.code }
+    : {
+        label: "Try",
+        text: "the curl command appears once the server listens",
+        color: theme.text.secondary,
+      };
+  return [server, files, tryRow];
+}
+
 export interface LabViewProps {
   title: string;
   lab: Lab;
   snapshot: LabSessionSnapshot;
   curl?: string;
+  /** Experiments run during this visit, with whether each went well the last time. */
+  ran?: ReadonlyMap<string, boolean>;
   /** A mission just met, shown for a few seconds. */
   flash?: string;
   /** A question waiting for y/n; shown above everything else on the notice line. */
@@ -241,26 +387,41 @@ function Labelled({ label, children, color }: { label: string; children: string;
   );
 }
 
-function experimentRow(exp: Experiment, snapshot: LabSessionSnapshot, width: number, theme: Theme) {
+/**
+ * An experiment with its mark: running, or how it went the last time it ran during this visit.
+ * The one the inspector shows is bold; while the server is down the keys are dimmed.
+ */
+function experimentRow(
+  exp: Experiment,
+  snapshot: LabSessionSnapshot,
+  ran: ReadonlyMap<string, boolean>,
+  width: number,
+  theme: Theme,
+) {
   const { running, correct, wrong } = theme.symbols;
   let mark = "";
   let color: string | undefined;
+  const ok =
+    snapshot.lastResult?.experimentId === exp.id ? snapshot.lastResult.ok : ran.get(exp.id);
   if (snapshot.running?.experimentId === exp.id) {
     mark = running;
     color = theme.status.info;
-  } else if (snapshot.lastResult?.experimentId === exp.id) {
-    mark = snapshot.lastResult.ok ? correct : wrong;
-    color = snapshot.lastResult.ok ? theme.status.success : theme.status.error;
+  } else if (ok !== undefined) {
+    mark = ok ? correct : wrong;
+    color = ok ? theme.status.success : theme.status.error;
   }
+  const isLast = snapshot.lastResult?.experimentId === exp.id;
   const marks = markWidth(theme);
   const titleWidth = Math.max(1, width - String(exp.key).length - marks - 2);
   return (
     <Text key={exp.id} wrap="truncate-end">
-      <Text bold color={theme.ui.key}>
+      <Text bold color={snapshot.state === "failed" ? theme.text.secondary : theme.ui.key}>
         {exp.key}
       </Text>
-      {` ${padTo(exp.title, titleWidth)} `}
-      <Text color={color}>{mark.padEnd(marks)}</Text>
+      <Text bold={isLast}>{` ${padTo(exp.title, titleWidth)} `}</Text>
+      <Text color={color} bold={isLast}>
+        {mark.padEnd(marks)}
+      </Text>
     </Text>
   );
 }
@@ -453,6 +614,7 @@ export function LabView({
   lab,
   snapshot,
   curl,
+  ran = new Map(),
   flash,
   question,
   message,
@@ -484,6 +646,12 @@ export function LabView({
     notice = message;
   } else if (flash) {
     notice = { text: `${theme.symbols.met} ${flash}`, color: theme.status.success, bold: true };
+  } else if (snapshot.state === "failed") {
+    notice = {
+      text: "The server is not running: press Esc to go back to the course map.",
+      color: theme.status.error,
+      bold: true,
+    };
   } else if (snapshot.lastResult) {
     const r = snapshot.lastResult;
     const mark = r.ok ? theme.symbols.correct : theme.symbols.wrong;
@@ -504,9 +672,12 @@ export function LabView({
     };
   }
 
-  const inspectorTitle = snapshot.lastResult
-    ? `Inspector: ${experimentTitle(lab, snapshot.lastResult.experimentId)}`
-    : "Inspector";
+  const inspectorTitle =
+    snapshot.state === "failed"
+      ? "What to do"
+      : snapshot.lastResult
+        ? `Inspector: ${experimentTitle(lab, snapshot.lastResult.experimentId)}`
+        : "Inspector";
   const header = (
     <Header title={`Lab · ${title}`} right={badge.text} rightColor={badge.color} width={width} />
   );
@@ -546,44 +717,7 @@ export function LabView({
     );
   }
 
-  let server: { text: string; color?: string };
-  switch (snapshot.state) {
-    case "listening":
-      server = {
-        text: `listening on ${snapshot.url ?? "?"}${snapshot.pid ? `  (pid ${snapshot.pid})` : ""}`,
-      };
-      break;
-    case "starting":
-      server = { text: `starting the ${lab.sandbox} sandbox…`, color: theme.status.warning };
-      break;
-    case "failed":
-      server = {
-        text: `failed: ${snapshot.error?.message ?? "the sandbox stopped"}`,
-        color: theme.status.error,
-      };
-      break;
-    default:
-      server = {
-        text: snapshot.state === "stopping" ? "stopping…" : "stopped",
-        color: theme.text.secondary,
-      };
-  }
-  let second: { label: string; text: string; color?: string };
-  if (snapshot.state === "failed" && snapshot.error?.hint) {
-    second = { label: "Hint", text: snapshot.error.hint, color: theme.status.warning };
-  } else if (snapshot.workspace) {
-    const note = "  (edit them in your own editor)";
-    // The folder matters more than the note: the note goes when both don't fit.
-    const fits = LABEL_WIDTH + snapshot.workspace.length + note.length <= width;
-    second = { label: "Files", text: `${snapshot.workspace}${fits ? note : ""}` };
-  } else {
-    second = {
-      label: "Files",
-      text: snapshot.state === "starting" ? "preparing your copy of the lab's files…" : "none",
-      color: theme.text.secondary,
-    };
-  }
-
+  const head = labHeadRows(lab, snapshot, curl, width, theme);
   const missions = snapshot.missions;
   const met = missions.filter((m) => m.met).length;
   const { listRows, experimentsWidth, missionsWidth } = layout;
@@ -596,15 +730,11 @@ export function LabView({
   return (
     <Box flexDirection="column" width={width} height={height} overflow="hidden">
       {header}
-      <Labelled label="Server" color={server.color}>
-        {server.text}
-      </Labelled>
-      <Labelled label={second.label} color={second.color}>
-        {second.text}
-      </Labelled>
-      <Labelled label="Try" color={curl ? theme.text.code : theme.text.secondary}>
-        {curl ?? "the curl command appears once the server listens"}
-      </Labelled>
+      {numbered(head).map(({ id, line }) => (
+        <Labelled key={`head-${id}`} label={line.label} color={line.color}>
+          {line.text}
+        </Labelled>
+      ))}
       {noticeLine}
       <Box height={1}>
         <Box width={experimentsWidth + LAB_COLUMN_GAP}>
@@ -620,7 +750,9 @@ export function LabView({
           width={experimentsWidth + LAB_COLUMN_GAP}
           paddingRight={LAB_COLUMN_GAP}
         >
-          {shownExperiments.map((exp) => experimentRow(exp, snapshot, experimentsWidth, theme))}
+          {shownExperiments.map((exp) =>
+            experimentRow(exp, snapshot, ran, experimentsWidth, theme),
+          )}
           {hiddenExperiments.length > 0 && (
             <Text color={theme.text.secondary} wrap="truncate-end">
               +{hiddenExperiments.length} more: {hiddenExperiments.map((e) => e.key).join(" ")}

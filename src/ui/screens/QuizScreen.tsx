@@ -116,7 +116,13 @@ export function QuizScreen({
   }
 
   return (
-    <ScreenFrame scope="quiz" state={state.phase} width={width} height={height}>
+    <ScreenFrame
+      scope="quiz"
+      state={state.phase}
+      digits={quiz.questions[state.index]?.choices.length}
+      width={width}
+      height={height}
+    >
       <QuizView
         title={`Quiz · ${lesson.meta.title}`}
         position={position}

@@ -1,5 +1,7 @@
 /** Lines of the lab screen that are always there: header, server, files, curl, notice, column titles, two rules. */
 export const LAB_FIXED_LINES = 8;
+/** The server, files and curl rows, one line each, within LAB_FIXED_LINES. */
+const HEAD_LINES = 3;
 /** Lines of the zoomed lab besides its one pane: header, notice, the pane's rule. */
 export const LAB_ZOOM_FIXED_LINES = 3;
 /** Columns between the experiments and the missions. */
@@ -22,6 +24,8 @@ export interface LabLayoutInput {
    * one per mission when absent.
    */
   missionRows?: (missionsWidth: number) => number;
+  /** Lines of the rows above the notice (a failure's message and hint wrap); 3 when absent. */
+  headLines?: number;
 }
 
 export interface LabLayout {
@@ -43,6 +47,7 @@ export function labLayout({
   experimentsNeed,
   missions,
   missionRows = () => missions,
+  headLines = HEAD_LINES,
 }: LabLayoutInput): LabLayout {
   const experimentsWidth = Math.max(
     1,
@@ -50,7 +55,7 @@ export function labLayout({
   );
   const missionsWidth = Math.max(1, width - LAB_COLUMN_GAP - experimentsWidth);
 
-  const available = Math.max(0, height - LAB_FIXED_LINES);
+  const available = Math.max(0, height - LAB_FIXED_LINES + HEAD_LINES - headLines);
   // The list gets what it needs while the log and the inspector keep a few lines each.
   const maxListRows = Math.max(1, available - MIN_LOG_LINES - MIN_INSPECTOR_LINES);
   const wanted = Math.max(experiments, missions, missionRows(missionsWidth), 1);

@@ -1,0 +1,35 @@
+/**
+ * The options a lab may pass to each sandbox (`options:` in lab.yaml and in a `restart`
+ * action), as `--name value`. A sandbox that gains an option adds its name here.
+ */
+export const SANDBOX_OPTIONS = {
+  static: ["threading"],
+  "dev-reload": [],
+  prefork: [],
+  async: [],
+  proxy: [],
+} as const satisfies Record<string, readonly string[]>;
+
+export type SandboxName = keyof typeof SANDBOX_OPTIONS;
+
+export const SANDBOX_NAMES = Object.keys(SANDBOX_OPTIONS) as [SandboxName, ...SandboxName[]];
+
+/**
+ * Flags only the app sets: where the sandbox listens, what it serves, which server it imitates.
+ * A lab's options never name them.
+ */
+export const RESERVED_FLAGS: readonly string[] = [
+  "port",
+  "host",
+  "bind",
+  "b",
+  "directory",
+  "d",
+  "flavour",
+  "help",
+  "h",
+];
+
+export function sandboxOptions(sandbox: string): readonly string[] {
+  return Object.hasOwn(SANDBOX_OPTIONS, sandbox) ? SANDBOX_OPTIONS[sandbox as SandboxName] : [];
+}
