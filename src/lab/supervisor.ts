@@ -11,6 +11,7 @@ import type { StartOptions } from "./types.js";
 
 export const READY_TIMEOUT_MS = 10_000;
 const STOP_TERM_AFTER_MS = 1_500;
+const CHANNEL_GONE = new Set(["EPIPE", "ERR_IPC_CHANNEL_CLOSED", "ECONNRESET"]);
 const STOP_KILL_AFTER_MS = 3_000;
 // After "exit", wait this long for the pipes to drain before reporting the exit anyway.
 const CLOSE_GRACE_MS = 250;
@@ -217,7 +218,9 @@ class Sandbox extends EventEmitter implements SandboxProcess {
       this.#onEvent(checked.event);
     });
     // Without a listener, an IPC write to a dead child would be an uncaught error.
-    child.on("error", (err) => {
+    child.on("error", (err: NodeJS.ErrnoException) => {
+      // Writing to a sandbox that already exited: its exit is reported on its own.
+      if (err.code && CHANNEL_GONE.has(err.code)) return;
       this.emit("log", {
         stream: "lab",
         text: safeText(`Sandbox process error: ${err.message}`),

@@ -260,7 +260,11 @@ describe("LabSession", () => {
         `Port ${port} is already in use on 127.0.0.1. Stop the program using it, or leave out --port to take a free one.`,
       );
       await session.stop();
-      expect(session.snapshot().state).toBe("failed");
+      const after = session.snapshot();
+      expect(after.state).toBe("failed");
+      expect(after.logs.filter((l) => l.stream === "lab").map((l) => l.text)).not.toContainEqual(
+        expect.stringContaining("Sandbox process error"),
+      );
     } finally {
       await new Promise((r) => blocker.close(r));
     }
