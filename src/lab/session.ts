@@ -19,7 +19,12 @@ import type {
   MissionStatus,
   SandboxState,
 } from "./types.js";
-import { prepareWorkspace, resetWorkspace, workspaceTemplate } from "./workspace.js";
+import {
+  addPythonFiles,
+  prepareWorkspace,
+  resetWorkspace,
+  workspaceTemplate,
+} from "./workspace.js";
 
 export const LOG_LINES_KEPT = 300;
 export const REQUESTS_KEPT = 100;
@@ -197,6 +202,7 @@ export class LabSession implements LabSessionApi {
     }
     try {
       this.#workspace = prepareWorkspace(lessonId, this.#template(), progress.workspacesDir());
+      addPythonFiles(this.#workspace, this.#opts.python ?? []);
     } catch (err) {
       this.#setState("failed", {
         message: `Could not prepare the lab's workspace: ${errorInfo(err).message}`,

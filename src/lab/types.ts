@@ -89,7 +89,8 @@ export interface StartOptions {
 export interface LabSessionOptions {
   lessonId: string;
   lab: Lab;
-  lessonDir: string;
+  /** The lesson's Python files, copied into the workspace's python/ folder for the learner to run. */
+  python?: readonly { name: string; code: string }[];
   progress: ProgressStore;
   port?: number;
   host?: string;

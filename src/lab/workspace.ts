@@ -7,8 +7,9 @@ import {
   renameSync,
   rmSync,
   statSync,
+  writeFileSync,
 } from "node:fs";
-import { basename, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 
 function workspacePath(lessonId: string, workspacesDir: string): string {
   if (lessonId === "" || basename(lessonId) !== lessonId || lessonId.startsWith(".")) {
@@ -96,4 +97,22 @@ export function resetWorkspace(
   }
   rmSync(old, { recursive: true, force: true });
   return dest;
+}
+
+/**
+ * Writes the lesson's Python files into `<workspace>/python/`, so the learner can run them
+ * against the lab; a file the learner already has (perhaps edited) is left alone.
+ */
+export function addPythonFiles(
+  workspace: string,
+  files: readonly { name: string; code: string }[],
+): void {
+  if (files.length === 0) return;
+  const dir = join(workspace, "python");
+  for (const file of files) {
+    const target = resolve(dir, file.name);
+    if (!isInside(dir, target) || existsSync(target)) continue;
+    mkdirSync(dirname(target), { recursive: true });
+    writeFileSync(target, file.code, { flag: "wx" });
+  }
 }

@@ -78,7 +78,7 @@ export async function runLab(ctx: PlainContext, lesson: Lesson): Promise<void> {
   const session = new LabSession({
     lessonId: lesson.id,
     lab,
-    lessonDir: lesson.dir,
+    python: lesson.python,
     progress,
     ...(ctx.port !== undefined ? { port: ctx.port } : {}),
     ...(ctx.host !== undefined ? { host: ctx.host } : {}),

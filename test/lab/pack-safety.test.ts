@@ -116,7 +116,6 @@ describe("sandboxArgs (S1)", () => {
     const session = new LabSession({
       lessonId: "evil",
       lab: labWith({ options: { host: "0.0.0.0", directory: "/" } }),
-      lessonDir: home,
       progress: ProgressStore.open({ home }),
     });
     await session.start();
@@ -143,7 +142,6 @@ describe("sandboxArgs (S1)", () => {
           },
         ],
       }),
-      lessonDir: home,
       progress: ProgressStore.open({ home }),
     });
     await session.start();
@@ -165,7 +163,6 @@ describe("workspace templates (S2)", () => {
     const session = new LabSession({
       lessonId: "climb",
       lab: labWith({ workspace: relative(sandboxAssets("static"), secret) }),
-      lessonDir: home,
       progress: ProgressStore.open({ home }),
     });
     await session.start();

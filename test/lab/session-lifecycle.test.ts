@@ -69,7 +69,6 @@ function session(h: string, port?: number): LabSession {
   return new LabSession({
     lessonId: "lifecycle",
     lab,
-    lessonDir: h,
     progress: ProgressStore.open({ home: h }),
     ...(port !== undefined ? { port } : {}),
   });

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import net, { type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -110,7 +110,7 @@ describe("LabSession", () => {
   it("runs a lab end to end and saves what the learner did", async () => {
     const h = home();
     const progress = ProgressStore.open({ home: h });
-    const session = new LabSession({ lessonId: "http-server", lab, lessonDir: h, progress });
+    const session = new LabSession({ lessonId: "http-server", lab, progress });
     const seen: LabSessionSnapshot[] = [];
     session.subscribe((s) => seen.push(s));
     const met: Mission[][] = [];
@@ -194,7 +194,6 @@ describe("LabSession", () => {
     const again = new LabSession({
       lessonId: "http-server",
       lab,
-      lessonDir: h,
       progress: ProgressStore.open({ home: h }),
     });
     expect(
@@ -208,7 +207,7 @@ describe("LabSession", () => {
   it("shows a mission's partial progress before it is met", async () => {
     const h = home();
     const progress = ProgressStore.open({ home: h });
-    const session = new LabSession({ lessonId: "http-server", lab, lessonDir: h, progress });
+    const session = new LabSession({ lessonId: "http-server", lab, progress });
     await session.start();
     const before = session.snapshot().missions.find((m) => m.id === "lab-requests");
     expect(before?.progress).toBe(0);
@@ -226,11 +225,11 @@ describe("LabSession", () => {
   it("keeps the learner's workspace edits across sessions", async () => {
     const h = home();
     const progress = ProgressStore.open({ home: h });
-    const one = new LabSession({ lessonId: "http-server", lab, lessonDir: h, progress });
+    const one = new LabSession({ lessonId: "http-server", lab, progress });
     await one.start();
     await one.runExperiment(2);
     await one.stop();
-    const two = new LabSession({ lessonId: "http-server", lab, lessonDir: h, progress });
+    const two = new LabSession({ lessonId: "http-server", lab, progress });
     await two.start();
     expect(readFileSync(join(two.snapshot().workspace as string, "my-note.txt"), "utf8")).toBe(
       "hello\n",
@@ -238,6 +237,26 @@ describe("LabSession", () => {
     two.resetWorkspace();
     expect(existsSync(join(two.snapshot().workspace as string, "my-note.txt"))).toBe(false);
     await two.stop();
+  });
+
+  it("copies the lesson's Python files into the workspace, keeping the learner's edits", async () => {
+    const h = home();
+    const progress = ProgressStore.open({ home: h });
+    const python = [
+      { name: "serve.py", code: "print('serve')\n" },
+      { name: "tools/client.py", code: "print('client')\n" },
+    ];
+    const first = new LabSession({ lessonId: "http-server", lab, progress, python });
+    await first.start();
+    const dir = join(h, "workspaces", "http-server", "python");
+    expect(readFileSync(join(dir, "serve.py"), "utf8")).toBe("print('serve')\n");
+    expect(readFileSync(join(dir, "tools", "client.py"), "utf8")).toBe("print('client')\n");
+    await first.stop();
+    writeFileSync(join(dir, "serve.py"), "# mine\n");
+    const second = new LabSession({ lessonId: "http-server", lab, progress, python });
+    await second.start();
+    expect(readFileSync(join(dir, "serve.py"), "utf8")).toBe("# mine\n");
+    await second.stop();
   });
 
   it("a taken port ends in state failed with the one clear line", async () => {
@@ -249,7 +268,6 @@ describe("LabSession", () => {
       const session = new LabSession({
         lessonId: "http-server",
         lab,
-        lessonDir: h,
         progress: ProgressStore.open({ home: h }),
         port,
       });

@@ -52,7 +52,7 @@ export function LabScreen({
     createSession({
       lessonId: lesson.id,
       lab,
-      lessonDir: lesson.dir,
+      python: lesson.python,
       progress,
       ...(port !== undefined ? { port } : {}),
       ...(host !== undefined ? { host } : {}),
