@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import net, { type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,6 +7,7 @@ import { type Lab, labSchema } from "../../src/course/schema.js";
 import { LabSession } from "../../src/lab/session.js";
 import { liveSandboxes, startSandbox, stopAll } from "../../src/lab/supervisor.js";
 import { ProgressStore } from "../../src/progress/store.js";
+import { alive } from "./helpers.js";
 
 const homes: string[] = [];
 function home(): string {
@@ -21,22 +22,6 @@ afterEach(async () => {
 afterAll(() => {
   for (const h of homes) rmSync(h, { recursive: true, force: true });
 });
-
-/** A zombie counts as gone. */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  if (process.platform !== "linux") return true;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
-  } catch {
-    return false;
-  }
-}
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -1,32 +1,15 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
-import { build } from "esbuild";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { alive, bundleFixture } from "./helpers.js";
 
 /** How long the supervisor gives each shutdown hook. */
 const SHUTDOWN_HOOK_MS = 1_000;
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, "..", "..");
-
-/** A zombie counts as gone. */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  if (process.platform !== "linux") return true;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
-  } catch {
-    return false;
-  }
-}
+const _here = dirname(fileURLToPath(import.meta.url));
 
 let dir: string;
 let script: string;
@@ -35,19 +18,7 @@ const children: ChildProcess[] = [];
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "lw-shutdown-"));
   script = join(dir, "parent.mjs");
-  await build({
-    entryPoints: [join(here, "fixtures", "stuck-hook-parent.ts")],
-    outfile: script,
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    logLevel: "warning",
-    define: {
-      "import.meta.url": JSON.stringify(pathToFileURL(join(root, "src", "paths.ts")).href),
-      __VERSION__: '"0.0.0-test"',
-    },
-  });
+  await bundleFixture("stuck-hook-parent.ts", script);
 });
 
 afterAll(() => {

@@ -1,10 +1,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import net, { type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
-import { build } from "esbuild";
+import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { SandboxEvent } from "../../sandboxes/shared/protocol.js";
 import {
@@ -16,25 +15,9 @@ import {
   stopAll,
 } from "../../src/lab/supervisor.js";
 import { sandboxEntry } from "../../src/paths.js";
+import { alive, bundleFixture } from "./helpers.js";
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, "..", "..");
-
-/** A zombie counts as gone: orphans are reparented to a PID 1 that may never reap them. */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  if (process.platform !== "linux") return true;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
-  } catch {
-    return false;
-  }
-}
+const _here = dirname(fileURLToPath(import.meta.url));
 
 async function gone(pid: number, withinMs: number): Promise<boolean> {
   const until = Date.now() + withinMs;
@@ -184,19 +167,7 @@ describe("when the parent goes away", () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "lw-supervisor-"));
     parentScript = join(dir, "parent.mjs");
-    await build({
-      entryPoints: [join(here, "fixtures", "supervisor-parent.ts")],
-      outfile: parentScript,
-      bundle: true,
-      platform: "node",
-      format: "esm",
-      target: "node20",
-      logLevel: "warning",
-      define: {
-        "import.meta.url": JSON.stringify(pathToFileURL(join(root, "src", "paths.ts")).href),
-        __VERSION__: '"0.0.0-test"',
-      },
-    });
+    await bundleFixture("supervisor-parent.ts", parentScript);
   });
 
   afterAll(() => {
