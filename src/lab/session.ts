@@ -94,7 +94,7 @@ export class LabSession implements LabSessionApi {
     this.#opts = opts;
     this.#options = { ...opts.lab.options };
     this.#tracker = new MissionTracker(opts.lab.missions, this.#alreadyMet());
-    this.#missions = this.#tracker.status();
+    this.#missions = this.#missionStatus();
     this.#snap = this.#build();
   }
 
@@ -264,6 +264,7 @@ export class LabSession implements LabSessionApi {
       return false;
     }
     this.#listening = listening;
+    this.#missions = this.#missionStatus();
     this.#setState("listening");
     return true;
   }
@@ -327,10 +328,19 @@ export class LabSession implements LabSessionApi {
 
   // ---- missions -------------------------------------------------------------------------------
 
+  /** The missions' status, with `127.0.0.1:PORT` in hints filled in once the port is known. */
+  #missionStatus(): MissionStatus[] {
+    const status = this.#tracker.status();
+    const l = this.#listening;
+    if (!l) return status;
+    const where = `${l.host.includes(":") ? `[${l.host}]` : l.host}:${l.port}`;
+    return status.map((m) => ({ ...m, hint: m.hint.replaceAll("127.0.0.1:PORT", where) }));
+  }
+
   #track(event: LabEvent): void {
     const ids = this.#tracker.push(event);
     if (ids.length === 0) {
-      const status = this.#tracker.status();
+      const status = this.#missionStatus();
       if (status.some((m, i) => m.progress !== this.#missions[i]?.progress)) {
         this.#missions = status;
         this.#changed(false);
@@ -345,7 +355,7 @@ export class LabSession implements LabSessionApi {
         this.#log("lab", `Could not save progress: ${errorInfo(err).message}`);
       }
     }
-    this.#missions = this.#tracker.status();
+    this.#missions = this.#missionStatus();
     this.#changed(true);
     const met = lab.missions.filter((m) => ids.includes(m.id));
     for (const listener of [...this.#metListeners]) call(listener, met);

@@ -60,7 +60,7 @@ const lab: Lab = labSchema.parse({
     {
       id: "own-request",
       title: "Fetch my-note.txt yourself",
-      hint: "curl URL/my-note.txt",
+      hint: "curl 127.0.0.1:PORT/my-note.txt",
       when: { event: "request", from: "learner", match: { path: "/my-note.txt", status: 200 } },
     },
     {
@@ -124,6 +124,8 @@ describe("LabSession", () => {
     expect(s.workspace).toBe(join(h, "workspaces", "http-server"));
     expect(existsSync(join(h, "workspaces", "http-server"))).toBe(true);
     expect(session.curlCommand()).toBe(`curl -v http://127.0.0.1:${s.port}/`);
+    const own = s.missions.find((m) => m.id === "own-request");
+    expect(own?.hint).toBe(`curl 127.0.0.1:${s.port}/my-note.txt`);
     expect(seen.map((x) => x.state)).toContain("starting");
     expect(ProgressStore.open({ home: h }).lesson("http-server")?.labOpened).toBe(true);
     const banner = await until(session, (x) =>
