@@ -6,6 +6,7 @@ import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { safeText } from "../course/control.js";
 import { packageRoot } from "../paths.js";
 import { LAB_USER_AGENT_PREFIX } from "./missions.js";
+import { optionFlags } from "./options.js";
 import type {
   Exchange,
   Experiment,
@@ -741,19 +742,13 @@ async function writeFileAction(
   };
 }
 
-function describeOptions(options: Record<string, string | number | boolean>): string {
-  return Object.entries(options)
-    .map(([k, v]) => `--${k} ${typeof v === "boolean" ? (v ? "on" : "off") : v}`)
-    .join(" ");
-}
-
 async function restartAction(
   id: string,
   options: Record<string, string | number | boolean>,
   ctx: ExperimentContext,
 ): Promise<ExperimentResult> {
   await ctx.restart(options);
-  const shown = describeOptions(options);
+  const shown = optionFlags(options);
   return {
     experimentId: id,
     ok: true,

@@ -8,6 +8,7 @@ import type { Mission } from "../course/schema.js";
 import { sandboxAssets } from "../paths.js";
 import { type ExperimentContext, runExperiment, toExperimentEvent } from "./experiments.js";
 import { MissionTracker } from "./missions.js";
+import { optionFlags } from "./options.js";
 import { type SandboxProcess, SandboxStartError, startSandbox } from "./supervisor.js";
 import type {
   ExperimentResult,
@@ -49,12 +50,6 @@ function connectHost(host: string): string {
 
 function urlHost(host: string): string {
   return host.includes(":") ? `[${host}]` : host;
-}
-
-function flagText(options: Options): string {
-  return Object.entries(options)
-    .map(([k, v]) => `--${k} ${typeof v === "boolean" ? (v ? "on" : "off") : v}`)
-    .join(" ");
 }
 
 /**
@@ -415,7 +410,7 @@ export class LabSession implements LabSessionApi {
   async #restartNow(options: Options): Promise<void> {
     this.#options = { ...this.#opts.lab.options, ...options };
     const port = this.#listening?.port ?? this.#opts.port;
-    const flags = flagText(options);
+    const flags = optionFlags(options);
     this.#log("lab", `Restarting the sandbox${flags ? ` with ${flags}` : ""}.`);
     await this.#stopSandbox();
     this.#listening = undefined;

@@ -7,6 +7,7 @@ import { safeText } from "../course/control.js";
 import { RESERVED_FLAGS } from "../course/sandboxes.js";
 import { sandboxEntry } from "../paths.js";
 import { checkEnvelope } from "./events.js";
+import { optionValue } from "./options.js";
 import type { StartOptions } from "./types.js";
 
 export const READY_TIMEOUT_MS = 10_000;
@@ -60,10 +61,6 @@ export interface SandboxProcess {
   kill(signal?: NodeJS.Signals): boolean;
 }
 
-function flag(value: string | number | boolean): string {
-  return typeof value === "boolean" ? (value ? "on" : "off") : String(value);
-}
-
 const OPTION_NAME = /^[a-z][a-z0-9-]*$/;
 
 /**
@@ -83,7 +80,7 @@ export function sandboxArgs(opts: StartOptions): string[] {
         "The lesson pack is at fault: run learn-webservers validate on it.",
       );
     }
-    args.push(`--${key}`, flag(value));
+    args.push(`--${key}`, optionValue(value));
   }
   args.push("--port", String(opts.port ?? 0));
   if (opts.host !== undefined) args.push("--host", opts.host);

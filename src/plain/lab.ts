@@ -1,5 +1,6 @@
 import { safeText } from "../course/control.js";
 import type { Lesson } from "../course/schema.js";
+import { optionWords } from "../lab/options.js";
 import type { ExperimentResult, LabSessionSnapshot, LogLine } from "../lab/types.js";
 import type { PlainContext } from "./run.js";
 import { wrap } from "./wrap.js";
@@ -52,9 +53,9 @@ function overview(
 ): void {
   const { io } = ctx;
   io.say();
-  io.say(
-    `Server: ${snap.url ?? "(not listening)"}${snap.pid !== undefined ? ` (pid ${snap.pid})` : ""}`,
-  );
+  const details = [snap.pid !== undefined ? `pid ${snap.pid}` : "", optionWords(snap.options)];
+  const about = snap.pid !== undefined ? ` (${details.filter(Boolean).join(", ")})` : "";
+  io.say(`Server: ${snap.url ?? "(not listening)"}${about}`);
   if (curl) io.say(`Try it yourself: ${curl}`);
   if (snap.workspace)
     io.say(`Workspace (the files it serves; edit them freely): ${snap.workspace}`);

@@ -52,7 +52,7 @@ function collect(child: ChildProcess): () => string {
 }
 
 function printedPid(out: string): number {
-  const m = /^Server: http:\/\/127\.0\.0\.1:\d+\/? \(pid (\d+)\)$/m.exec(out);
+  const m = /^Server: http:\/\/127\.0\.0\.1:\d+\/? \(pid (\d+), threading on\)$/m.exec(out);
   if (!m) throw new Error(`no server line in:\n${out}`);
   return Number(m[1]);
 }
@@ -218,7 +218,7 @@ describe("plain mode through a pipe", () => {
     const out = collect(child);
     const exit = new Promise<number | null>((resolve) => child.once("close", resolve));
     const url = await waitFor(
-      () => /^Server: (http:\/\/127\.0\.0\.1:\d+\/?) \(pid \d+\)$/m.exec(out())?.[1],
+      () => /^Server: (http:\/\/127\.0\.0\.1:\d+\/?) \(pid \d+, threading on\)$/m.exec(out())?.[1],
       "the lab's server line",
     );
     await waitFor(() => /Lab \[[^\]]+\]: $/.test(out()), "the lab prompt");

@@ -1,6 +1,7 @@
 import { Box, Text } from "ink";
 import type { ReactNode } from "react";
 import type { Experiment, Lab } from "../../course/schema.js";
+import { optionWords } from "../../lab/options.js";
 import type {
   Exchange,
   ExperimentResult,
@@ -261,12 +262,6 @@ export interface HeadRow {
 const MAX_FAILED_LINES = 4;
 
 /** "threading on, workers 2": the options the sandbox runs with now. */
-export function optionsText(options: Readonly<Record<string, string | number | boolean>>): string {
-  return Object.entries(options)
-    .map(([k, v]) => `${k} ${typeof v === "boolean" ? (v ? "on" : "off") : String(v)}`)
-    .join(", ");
-}
-
 function wrappedRows(label: string, text: string, width: number, color?: string): HeadRow[] {
   const room = Math.max(1, width - LABEL_WIDTH);
   return clip(wrap(text, room), room, MAX_FAILED_LINES).map((line, i) => ({
@@ -303,7 +298,7 @@ export function labHeadRows(
     case "listening": {
       const details = [
         ...(snapshot.pid ? [`pid ${snapshot.pid}`] : []),
-        ...(Object.keys(snapshot.options).length > 0 ? [optionsText(snapshot.options)] : []),
+        ...(Object.keys(snapshot.options).length > 0 ? [optionWords(snapshot.options)] : []),
       ];
       server = {
         label: "Server",
