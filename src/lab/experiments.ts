@@ -483,7 +483,7 @@ async function rawAction(
   send: string,
   ctx: ExperimentContext,
 ): Promise<ExperimentResult> {
-  const payload = unescapeBytes(send);
+  const payload = unescapeBytes(send.replaceAll("127.0.0.1:PORT", hostPort(ctx)));
   const method = /^([A-Z]+) /.exec(payload.toString("latin1"))?.[1] ?? "GET";
   const received = await exchangeBytes(ctx.host, ctx.port, payload, { timeoutMs: RAW_TIMEOUT_MS });
   const { text, responses } = showReceived(received.data, method);

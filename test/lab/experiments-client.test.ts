@@ -165,6 +165,21 @@ describe("raw", () => {
   });
 });
 
+describe("raw with the lab's address", () => {
+  it("fills in 127.0.0.1:PORT with the server's real address before sending", async () => {
+    const r = await runExperiment(
+      exp({
+        kind: "raw",
+        send: "GET / HTTP/1.1\\r\\nHost: 127.0.0.1:PORT\\r\\nConnection: close\\r\\n\\r\\n",
+      }),
+      ctx,
+    );
+    expect(r.ok).toBe(true);
+    expect(r.exchange?.request).toContain(`Host: 127.0.0.1:${ctx.port}\r\n`);
+    expect(seen.at(-1)?.headers.host).toBe(`127.0.0.1:${ctx.port}`);
+  });
+});
+
 describe("write-file", () => {
   it("writes inside the workspace and refuses paths that leave it", async () => {
     const ok = await runExperiment(
