@@ -45,7 +45,7 @@ beforeAll(async () => {
     npm_config_fund: "false",
     npm_config_audit: "false",
   };
-  // --ignore-scripts: prepare would rebuild dist/ under the other tests' feet.
+  // --ignore-scripts: prepack would rebuild dist/ under the other tests' feet.
   const { stdout } = await run(
     NPM,
     ["pack", "--json", "--ignore-scripts", "--pack-destination", dest],
@@ -87,9 +87,12 @@ describe("the packed tarball", () => {
   it("has no runtime dependencies, so it installed with no registry at all", () => {
     const pkg = JSON.parse(
       readFileSync(join(bin, "..", "..", "learn-webservers", "package.json"), "utf8"),
-    ) as { dependencies?: Record<string, string> };
+    ) as { dependencies?: Record<string, string>; scripts?: Record<string, string> };
     expect(pkg.dependencies ?? {}).toEqual({});
     expect(existsSync(bin)).toBe(true);
+    // npm asks users to approve packages with install scripts; this one needs none.
+    const installScripts = ["preinstall", "install", "postinstall", "prepare"];
+    expect(Object.keys(pkg.scripts ?? {}).filter((s) => installScripts.includes(s))).toEqual([]);
   });
 
   it("its bin answers --version", async () => {
