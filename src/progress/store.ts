@@ -6,6 +6,7 @@ import {
   readFileSync,
   renameSync,
   rmSync,
+  statSync,
   writeSync,
 } from "node:fs";
 import { join } from "node:path";
@@ -118,6 +119,20 @@ function fileStamp(): string {
   return new Date().toISOString().replace(/[:.]/g, "-");
 }
 
+interface FileStamp {
+  mtimeMs: number;
+  size: number;
+}
+
+function stampOf(path: string): FileStamp | undefined {
+  try {
+    const st = statSync(path, { throwIfNoEntry: false });
+    return st ? { mtimeMs: st.mtimeMs, size: st.size } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export class ProgressStore {
   readonly home: string;
   readonly path: string;
@@ -126,6 +141,8 @@ export class ProgressStore {
   #data: ProgressData;
   readonly #readOnly: boolean;
   #saveFailing = false;
+  /** The file as this store last read or wrote it, to notice another process's writes. */
+  #seen: FileStamp | undefined;
 
   private constructor(home: string, data: ProgressData, readOnly: boolean, notice?: string) {
     this.home = home;
@@ -133,6 +150,7 @@ export class ProgressStore {
     this.#data = data;
     this.#readOnly = readOnly;
     if (notice !== undefined) this.notice = notice;
+    this.#seen = stampOf(this.path);
   }
 
   /** Reads progress.json from `home`, $LEARN_WEBSERVERS_HOME or the platform's data directory. */
@@ -252,6 +270,7 @@ export class ProgressStore {
   }
 
   setPosition(pos: Position): void {
+    this.#refresh();
     const last = this.#data.last;
     if (last?.lessonId === pos.lessonId && last.screen === pos.screen && last.page === pos.page) {
       return;
@@ -265,6 +284,7 @@ export class ProgressStore {
 
   /** Forgets one lesson's progress, or everything when no id is given. */
   reset(lessonId?: string): void {
+    this.#refresh();
     if (lessonId === undefined) {
       this.#data = emptyProgress();
     } else {
@@ -278,6 +298,7 @@ export class ProgressStore {
   }
 
   #update(lessonId: string, change: (p: LessonProgress) => LessonProgress | undefined): void {
+    this.#refresh();
     const next = change(this.lesson(lessonId) ?? emptyLesson());
     if (!next) return;
     this.#data = {
@@ -288,6 +309,28 @@ export class ProgressStore {
       },
     };
     this.#save();
+  }
+
+  /**
+   * Takes in what another process (a second terminal, `progress reset`) wrote since this store
+   * last read or wrote the file, so a change here is made on top of it instead of over it.
+   */
+  #refresh(): void {
+    if (this.#readOnly) return;
+    const now = stampOf(this.path);
+    if (
+      !now ||
+      (this.#seen && now.mtimeMs === this.#seen.mtimeMs && now.size === this.#seen.size)
+    ) {
+      return;
+    }
+    try {
+      const parsed = parseProgress(readFileSync(this.path, "utf8"));
+      if (parsed.kind === "ok") this.#data = parsed.data;
+    } catch {
+      // Unreadable just now: keep what this store has; the next save writes it back.
+    }
+    this.#seen = now;
   }
 
   #save(): void {
@@ -303,6 +346,7 @@ export class ProgressStore {
         closeSync(fd);
       }
       renameSync(tmp, this.path);
+      this.#seen = stampOf(this.path);
       this.#saveFailing = false;
     } catch (error) {
       try {

@@ -357,3 +357,27 @@ describe("parseProgress and migrations", () => {
     expect(store.readOnly).toBe(false);
   });
 });
+
+describe("two processes writing one progress file", () => {
+  it("a change is made on top of what the other wrote, not over it", () => {
+    const tui = ProgressStore.open({ home: tmp });
+    const other = ProgressStore.open({ home: tmp });
+    tui.markPageRead("alpha", 0, 2);
+    other.markMissionMet("alpha", "m1");
+    tui.markPageRead("alpha", 1, 2);
+    const saved = ProgressStore.open({ home: tmp }).lesson("alpha");
+    expect(saved?.pagesRead).toEqual([0, 1]);
+    expect(saved?.missionsMet).toEqual(["m1"]);
+  });
+
+  it("a reset made elsewhere is not undone by the next change here", () => {
+    const tui = ProgressStore.open({ home: tmp });
+    tui.markPageRead("alpha", 0, 2);
+    tui.markMissionMet("beta", "m1");
+    ProgressStore.open({ home: tmp }).reset("alpha");
+    tui.markLabOpened("beta");
+    const saved = ProgressStore.open({ home: tmp });
+    expect(saved.lesson("alpha")).toBeUndefined();
+    expect(saved.lesson("beta")).toMatchObject({ missionsMet: ["m1"], labOpened: true });
+  });
+});
