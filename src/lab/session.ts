@@ -4,7 +4,7 @@ import type {
   SandboxEvent,
 } from "../../sandboxes/shared/protocol.js";
 import { safeText } from "../course/control.js";
-import type { Mission } from "../course/schema.js";
+import type { Experiment, Mission } from "../course/schema.js";
 import { sandboxAssets } from "../paths.js";
 import { type ExperimentContext, runExperiment, toExperimentEvent } from "./experiments.js";
 import { MissionTracker } from "./missions.js";
@@ -30,6 +30,7 @@ import {
 export const LOG_LINES_KEPT = 300;
 export const REQUESTS_KEPT = 100;
 export const NOTIFY_EVERY_MS = 30;
+const MAX_QUEUED = 3;
 
 type Options = Record<string, string | number | boolean>;
 
@@ -75,6 +76,7 @@ export class LabSession implements LabSessionApi {
   #requests: RequestEvent[] = [];
   #pendingRequests: RequestEvent[] = [];
   #missions: MissionStatus[];
+  readonly #queue: { exp: Experiment; resolve: (r: ExperimentResult | undefined) => void }[] = [];
   #running: LabSessionSnapshot["running"];
   #lastResult: ExperimentResult | undefined;
 
@@ -299,6 +301,7 @@ export class LabSession implements LabSessionApi {
   /** Stops the sandbox, and any start or restart in flight; resolves once none runs. */
   async stop(): Promise<void> {
     this.#stopRequested = true;
+    for (const waiting of this.#queue.splice(0)) waiting.resolve(undefined);
     await this.#stopSandbox();
     await this.#starting?.catch(() => {});
     await this.#restarting?.catch(() => {});
@@ -312,6 +315,7 @@ export class LabSession implements LabSessionApi {
     let done = false;
     try {
       this.#workspace = resetWorkspace(lessonId, this.#template(), progress.workspacesDir());
+      addPythonFiles(this.#workspace, this.#opts.python ?? []);
       this.#log("lab", `Copied a fresh workspace to ${this.#workspace}.`);
       done = true;
     } catch (err) {
@@ -358,9 +362,31 @@ export class LabSession implements LabSessionApi {
 
   // ---- experiments ----------------------------------------------------------------------------
 
-  async runExperiment(key: number): Promise<ExperimentResult | undefined> {
+  /**
+   * Runs the experiment on `key`. While another runs, up to three more wait their turn (a
+   * learner pressing 1 then 2 means both); past that it resolves undefined, as do those still
+   * waiting when the lab stops.
+   */
+  runExperiment(key: number): Promise<ExperimentResult | undefined> {
     const exp = this.#opts.lab.experiments.find((e) => e.key === key);
-    if (!exp || this.#running) return undefined;
+    if (!exp) return Promise.resolve(undefined);
+    if (!this.#running) return this.#runNow(exp);
+    if (this.#queue.length >= MAX_QUEUED) return Promise.resolve(undefined);
+    return new Promise((resolve) => this.#queue.push({ exp, resolve }));
+  }
+
+  #next(): void {
+    const waiting = this.#queue.shift();
+    if (!waiting) return;
+    if (this.#stopRequested) {
+      waiting.resolve(undefined);
+      this.#next();
+      return;
+    }
+    void this.#runNow(waiting.exp).then(waiting.resolve, () => waiting.resolve(undefined));
+  }
+
+  async #runNow(exp: Experiment): Promise<ExperimentResult> {
     const experimentId = exp.id;
     this.#running = { experimentId };
     this.#changed(true);
@@ -393,6 +419,7 @@ export class LabSession implements LabSessionApi {
     this.#lastResult = result;
     this.#changed(true);
     this.#track(toExperimentEvent(result));
+    this.#next();
     return result;
   }
 

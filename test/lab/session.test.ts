@@ -134,16 +134,17 @@ describe("LabSession", () => {
     expect(banner.logs.find((l) => l.stream === "stdout")?.text).toContain(`port ${s.port}`);
 
     const first = session.runExperiment(1);
-    expect(await session.runExperiment(2)).toBeUndefined();
+    const second = session.runExperiment(2);
     expect(session.snapshot().running?.experimentId).toBe("get-root");
     const r1 = await first;
     expect(r1?.ok).toBe(true);
     expect(r1?.exchange?.response).toMatch(/^HTTP\/1\.0 200 OK/);
-    expect(session.snapshot().lastResult).toBe(r1);
-    expect(session.snapshot().running).toBeUndefined();
+    expect(session.snapshot().running?.experimentId).toBe("write-hello");
     expect(met.flat().map((m) => m.id)).toEqual(["lab-get"]);
-
-    expect((await session.runExperiment(2))?.ok).toBe(true);
+    const r2 = await second;
+    expect(r2?.ok).toBe(true);
+    expect(session.snapshot().lastResult).toBe(r2);
+    expect(session.snapshot().running).toBeUndefined();
     expect(await learnerGet(`http://127.0.0.1:${s.port}/my-note.txt`)).toBe(200);
     const after = await until(session, (x) =>
       x.missions.some((m) => m.id === "own-request" && m.met),
@@ -239,6 +240,38 @@ describe("LabSession", () => {
     two.resetWorkspace();
     expect(existsSync(join(two.snapshot().workspace as string, "my-note.txt"))).toBe(false);
     await two.stop();
+  });
+
+  it("runs experiments pressed while one runs in turn, up to three waiting", async () => {
+    const h = home();
+    const progress = ProgressStore.open({ home: h });
+    const session = new LabSession({ lessonId: "http-server", lab, progress });
+    await session.start();
+    const order: string[] = [];
+    const runs = [1, 1, 1, 1, 1].map((key) =>
+      session.runExperiment(key).then((r) => {
+        order.push(r ? "ran" : "dropped");
+        return r;
+      }),
+    );
+    const results = await Promise.all(runs);
+    expect(results.map((r) => r?.ok)).toEqual([true, true, true, true, undefined]);
+    // The fifth is refused at once; the others finish one after another.
+    expect(order).toEqual(["dropped", "ran", "ran", "ran", "ran"]);
+    await session.stop();
+  });
+
+  it("resetting the workspace brings the Python files back too", async () => {
+    const h = home();
+    const progress = ProgressStore.open({ home: h });
+    const python = [{ name: "serve.py", code: "print('serve')\n" }];
+    const session = new LabSession({ lessonId: "http-server", lab, progress, python });
+    await session.start();
+    const file = join(h, "workspaces", "http-server", "python", "serve.py");
+    rmSync(file);
+    expect(session.resetWorkspace()).toBe(true);
+    expect(readFileSync(file, "utf8")).toBe("print('serve')\n");
+    await session.stop();
   });
 
   it("copies the lesson's Python files into the workspace, keeping the learner's edits", async () => {
