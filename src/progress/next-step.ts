@@ -26,16 +26,20 @@ export function lessonStep(lesson: Lesson, progress: ProgressView): NextStep {
 }
 
 /**
- * The next useful step of the course: the saved position, unless its lesson is done or it was
- * the quiz and that quiz is passed now; then the first lesson not done (see `lessonStep`).
+ * The next useful step of the course: the saved position, unless its lesson is done or what it
+ * points at is finished (the quiz passed, every mission of the lab met); then the first lesson not
+ * done (see `lessonStep`).
  * Undefined when every lesson is done.
  */
 export function nextStep(lessons: readonly Lesson[], progress: ProgressView): NextStep | undefined {
   const last = progress.data.last;
   const lesson = last && lessons.find((l) => l.id === last.lessonId);
   if (last && lesson && last.screen !== "map" && progress.lessonState(lesson) !== "done") {
-    const quizPassed = progress.lesson(lesson.id)?.quiz?.passed === true;
-    if (!(last.screen === "quiz" && quizPassed)) {
+    const p = progress.lesson(lesson.id);
+    const quizPassed = p?.quiz?.passed === true;
+    const missionsMet = lesson.lab.missions.every((m) => p?.missionsMet.includes(m.id));
+    const finished = last.screen === "quiz" ? quizPassed : last.screen === "lab" && missionsMet;
+    if (!finished) {
       const page =
         last.screen === "reader" ? Math.max(0, Math.min(last.page, lesson.pages.length - 1)) : 0;
       return { lesson, screen: last.screen, page, resumed: true };

@@ -73,6 +73,13 @@ describe("nextStep", () => {
     expect(step()).toEqual({ lessonId: "alpha", screen: "reader", page: 1, resumed: false });
   });
 
+  it("a lab whose missions are all met leads on to that lesson's quiz", () => {
+    readAll(alpha);
+    for (const m of alpha.lab.missions) store.markMissionMet("alpha", m.id);
+    store.setPosition({ lessonId: "alpha", screen: "lab", page: 0 });
+    expect(step()).toEqual({ lessonId: "alpha", screen: "quiz", page: 0, resumed: false });
+  });
+
   it("a passed quiz with missions left leads to that lesson's lab once its pages are read", () => {
     readAll(alpha);
     store.recordQuiz("alpha", 1, true);

@@ -194,7 +194,7 @@ function failedRows(
 ): InspectorRow[] {
   const error = snapshot.error;
   const rows: InspectorRow[] = wrap(
-    "Press Esc to go back to the course map. Opening the lab again starts a new server.",
+    "Press Esc to go back to the course map, deal with the problem above, then open the lab again.",
     width,
   ).map((left) => ({ left, bold: true }));
   if (error?.hint) {
