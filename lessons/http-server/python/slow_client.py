@@ -15,6 +15,9 @@ import urllib.request
 
 
 def main() -> None:
+    if sys.argv[1:2] in (["-h"], ["--help"]):
+        print(__doc__)
+        return
     host = sys.argv[1] if len(sys.argv) > 1 else "127.0.0.1"
     port = int(sys.argv[2]) if len(sys.argv) > 2 else 8000
     hold = float(sys.argv[3]) if len(sys.argv) > 3 else 3.0
