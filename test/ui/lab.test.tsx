@@ -359,7 +359,9 @@ describe("lab", () => {
       expect(frame).not.toContain("serving the demo site");
       expect(frame).not.toContain("Start the server.");
       expect(frame).toContain("The server is not running: press Esc to go back to the course map.");
-      expect(frame).toMatch(/^Press Esc to go back to the course map, deal with the problem above/m);
+      expect(frame).toMatch(
+        /^Press Esc to go back to the course map, deal with the problem above/m,
+      );
       expect(lines.at(-1)).not.toContain("run");
       expect(lines.length).toBeLessThan(24);
       await screen.press("escape");
