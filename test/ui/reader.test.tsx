@@ -79,11 +79,25 @@ describe("reader", () => {
     let frame = await screen.waitFor(firstLine.trim());
     expect(frame).toContain(`python/${files[0]?.name}`);
     expect(frame).toContain(`file 1 of ${files.length}`);
+    expect(frame).toContain("←→: other files");
     await screen.press("n");
     frame = await screen.waitFor(`python/${files[1]?.name}`);
     expect(frame).toContain(`file 2 of ${files.length}`);
     await screen.press("c");
     await screen.waitFor("Alpha, page one");
+  });
+
+  test("with one Python file, the code view does not offer other files", async () => {
+    const fixture = await fixtureCourse();
+    const alpha = fixture.lessons[0];
+    if (!alpha?.python[0]) throw new Error("the fixture's first lesson has Python files");
+    const course = { ...fixture, lessons: [{ ...alpha, python: [alpha.python[0]] }] };
+    const { screen } = await openApp({ course, start: { lessonId: "alpha", screen: "reader" } });
+    await screen.waitFor("Alpha, page one");
+    await screen.press("c");
+    const frame = await screen.waitFor("file 1 of 1");
+    expect(frame).toContain("c: back to the lesson pages");
+    expect(frame).not.toContain("other files");
   });
 
   test("at 80 columns a Python file gets the whole width: a 78-column line is not wrapped", async () => {

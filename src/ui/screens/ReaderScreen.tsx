@@ -129,8 +129,10 @@ export function ReaderScreen({
   );
 
   let hint: string;
-  if (file) hint = "c: back to the lesson pages   ←→: other files";
-  else if (isLast) hint = "Enter: open the lab";
+  if (file) {
+    hint = "c: back to the lesson pages";
+    if (lesson.python.length > 1) hint += "   ←→: other files";
+  } else if (isLast) hint = "Enter: open the lab";
   else hint = "→ or n: next page";
   if (!file && lesson.python.length > 0 && !isLast) hint += "   c: the Python files";
 
