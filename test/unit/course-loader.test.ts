@@ -1,7 +1,5 @@
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   CoursePackError,
@@ -10,8 +8,7 @@ import {
   type Problem,
   validatePack,
 } from "../../src/course/loader.js";
-
-const PACKS = fileURLToPath(new URL("../fixtures/packs/", import.meta.url));
+import { copyValid, edit, PACKS, problems, removeTemps, tempFolder } from "./packs.js";
 
 async function lines(pack: string): Promise<string[]> {
   return (await validatePack(join(PACKS, pack))).map(formatProblem);
@@ -140,33 +137,10 @@ describe("formatProblem", () => {
 });
 
 describe("packs written in a temp dir", () => {
-  let tmp: string | undefined;
-  afterEach(() => {
-    if (tmp) rmSync(tmp, { recursive: true, force: true });
-    tmp = undefined;
-  });
-
-  /** A copy of the valid pack named "pack", for one test to break. */
-  function copyValid(): string {
-    tmp = mkdtempSync(join(tmpdir(), "lw-pack-"));
-    const dir = join(tmp, "pack");
-    cpSync(join(PACKS, "valid"), dir, { recursive: true });
-    return dir;
-  }
-
-  function edit(file: string, from: string, to: string): void {
-    const text = readFileSync(file, "utf8");
-    expect(text).toContain(from);
-    writeFileSync(file, text.replace(from, to));
-  }
-
-  async function problems(dir: string): Promise<string[]> {
-    return (await validatePack(dir)).map(formatProblem);
-  }
+  afterEach(removeTemps);
 
   it("reports a missing directory as a missing course.yaml", async () => {
-    tmp = mkdtempSync(join(tmpdir(), "lw-pack-"));
-    const result = await problems(join(tmp, "nowhere"));
+    const result = await problems(join(tempFolder(), "nowhere"));
     expect(result).toHaveLength(1);
     expect(result[0]).toMatch(
       /^nowhere\/course\.yaml:1: missing course\.yaml: there is no directory /,

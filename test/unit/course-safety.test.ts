@@ -1,19 +1,9 @@
-import {
-  cpSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { describeControl, findControl, safeText } from "../../src/course/control.js";
 import {
-  formatProblem,
   loadCourse,
   nestedRepetition,
   PYTHON_MAX_BYTES,
@@ -21,36 +11,11 @@ import {
   validatePack,
 } from "../../src/course/loader.js";
 import { SANDBOX_OPTIONS } from "../../src/course/sandboxes.js";
+import { besidePack, copyValid, edit, problems, removeTemps } from "./packs.js";
 
-const PACKS = fileURLToPath(new URL("../fixtures/packs/", import.meta.url));
 const OSC_CLIPBOARD = "\x1b]52;c;aGVsbG8=\x07";
 
-let tmp: string | undefined;
-afterEach(() => {
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
-  tmp = undefined;
-});
-
-/** A copy of the valid fixture pack named "pack", for one test to break. */
-function copyValid(): string {
-  tmp = mkdtempSync(join(tmpdir(), "lw-pack-safety-"));
-  const dir = join(tmp, "pack");
-  cpSync(join(PACKS, "valid"), dir, { recursive: true });
-  return dir;
-}
-
-function edit(file: string, from: string, to: string): void {
-  const text = readFileSync(file, "utf8");
-  expect(text).toContain(from);
-  writeFileSync(
-    file,
-    text.replace(from, () => to),
-  );
-}
-
-async function problems(dir: string): Promise<string[]> {
-  return (await validatePack(dir)).map(formatProblem);
-}
+afterEach(removeTemps);
 
 describe("safeText and findControl", () => {
   it("make every control character but tab and newline visible, C1 included", () => {
@@ -222,7 +187,7 @@ describe("mission regexes", () => {
 describe("python/", () => {
   it("symbolic links are skipped: a link to / or to a key file is never read", async () => {
     const dir = copyValid();
-    const outside = join(tmp as string, "id_rsa");
+    const outside = join(besidePack(dir), "id_rsa");
     writeFileSync(outside, "-----BEGIN OPENSSH PRIVATE KEY-----\n");
     symlinkSync(outside, join(dir, "alpha", "python", "k.py"));
     symlinkSync("/", join(dir, "alpha", "python", "root"));
@@ -236,7 +201,7 @@ describe("python/", () => {
 
   it("a python folder that is itself a link shows nothing", async () => {
     const dir = copyValid();
-    const elsewhere = join(tmp as string, "elsewhere");
+    const elsewhere = join(besidePack(dir), "elsewhere");
     mkdirSync(elsewhere);
     writeFileSync(join(elsewhere, "secret.py"), "KEY = 1\n");
     symlinkSync(elsewhere, join(dir, "beta", "python"));
