@@ -3,7 +3,6 @@ import { formatScore } from "../course/quiz.js";
 import type { Lesson, LoadedCourse } from "../course/schema.js";
 import { defaultLessonsDir } from "../paths.js";
 import type { ProgressStore } from "../progress/store.js";
-import { type LessonSummary, STATE_LABEL, summarizeLesson } from "../progress/summary.js";
 import { CliError, PROGRAM, shellArg, usageError } from "./errors.js";
 
 /** Problems shown when a pack fails to load; `validate` shows them all. */
@@ -52,14 +51,6 @@ export async function openProgress(opts: { notice?: boolean } = {}): Promise<Pro
   }
   return store;
 }
-
-export type LessonRow = LessonSummary;
-
-export function lessonRow(lesson: Lesson, progress: ProgressStore): LessonRow {
-  return summarizeLesson(lesson, progress);
-}
-
-export { STATE_LABEL };
 
 export function percent(score: number | null): string {
   return score === null ? "-" : formatScore(score);

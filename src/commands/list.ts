@@ -1,10 +1,11 @@
-import { lessonRow, openCourse, openProgress, percent, STATE_LABEL, table } from "./common.js";
+import { STATE_LABEL, summarizeLesson } from "../progress/summary.js";
+import { openCourse, openProgress, percent, table } from "./common.js";
 import { PROGRAM } from "./errors.js";
 
 export async function listCommand(opts: { json?: boolean; lessons?: string }): Promise<void> {
   const course = await openCourse(opts.lessons);
   const progress = await openProgress({ notice: true });
-  const rows = course.lessons.map((lesson) => lessonRow(lesson, progress));
+  const rows = course.lessons.map((lesson) => summarizeLesson(lesson, progress));
   if (opts.json) {
     process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
     return;

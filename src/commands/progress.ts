@@ -1,11 +1,12 @@
 import { createInterface } from "node:readline";
-import { findLesson, lessonRow, openCourse, openProgress, percent, table } from "./common.js";
+import { summarizeLesson } from "../progress/summary.js";
+import { findLesson, openCourse, openProgress, percent, table } from "./common.js";
 import { CliError, PROGRAM } from "./errors.js";
 
 export async function progressCommand(opts: { json?: boolean; lessons?: string }): Promise<void> {
   const course = await openCourse(opts.lessons);
   const progress = await openProgress({ notice: true });
-  const rows = course.lessons.map((lesson) => lessonRow(lesson, progress));
+  const rows = course.lessons.map((lesson) => summarizeLesson(lesson, progress));
   if (opts.json) {
     const out = { path: progress.path, lessons: rows, last: progress.data.last ?? null };
     process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
