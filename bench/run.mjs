@@ -1,5 +1,5 @@
-import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync, fork, spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -10,6 +10,7 @@ import pty from "node-pty";
 const root = fileURLToPath(new URL("..", import.meta.url));
 const cli = join(root, "dist", "cli.js");
 const staticSandbox = join(root, "dist", "sandboxes", "static.js");
+const preforkSandbox = join(root, "dist", "sandboxes", "prefork.js");
 const only = process.argv.slice(2);
 const results = [];
 
@@ -75,10 +76,14 @@ function get(port, path = "/") {
 }
 
 async function waitForAnswer(port, deadlineMs = 5000) {
+  return waitForPath(port, "/hello.txt", deadlineMs);
+}
+
+async function waitForPath(port, path, deadlineMs = 5000) {
   const start = Date.now();
   for (;;) {
     try {
-      return await get(port, "/hello.txt");
+      return await get(port, path);
     } catch {
       if (Date.now() - start > deadlineMs) throw new Error(`no answer on port ${port}`);
       await new Promise((r) => setTimeout(r, 2));
@@ -264,6 +269,104 @@ if (wanted("static")) {
     );
   }
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** Starts the prefork sandbox with IPC; resolves once every worker answers (the listening event). */
+function startPrefork(args) {
+  const started = process.hrtime.bigint();
+  const child = fork(preforkSandbox, ["--port", "0", ...args], { stdio: "ignore" });
+  const workers = new Set();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("prefork did not start")), 10000);
+    child.on("message", (m) => {
+      if (m?.msg?.type === "worker" && m.msg.state === "idle") workers.add(m.msg.pid);
+      if (m?.msg?.type === "listening") {
+        clearTimeout(timer);
+        const ms = Number(process.hrtime.bigint() - started) / 1e6;
+        resolve({ child, port: m.msg.port, ms, workers });
+      }
+    });
+  });
+}
+
+async function cpuThroughput(port, seconds = 4, concurrency = 4) {
+  const deadline = Date.now() + seconds * 1000;
+  let done = 0;
+  const worker = async () => {
+    while (Date.now() < deadline) {
+      await get(port, "/cpu?ms=20");
+      done++;
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return done / seconds;
+}
+
+if (wanted("prefork")) {
+  const ready = [];
+  for (let i = 0; i < 7; i++) {
+    const { child, port, ms } = await startPrefork(["--workers", "4"]);
+    await get(port, "/");
+    ready.push(ms);
+    await stopChild(child);
+  }
+  report("prefork: 4 workers all answering, from spawn", median(ready), "ms", undefined, 600);
+
+  const one = await startPrefork(["--workers", "1"]);
+  const cpuOne = await cpuThroughput(one.port);
+  await stopChild(one.child);
+  const two = await startPrefork(["--workers", "2"]);
+  const cpuTwo = await cpuThroughput(two.port);
+  const rss = Math.max(...[...two.workers].map(rssMb));
+  await stopChild(two.child);
+  report(
+    "prefork: CPU-bound req/s, 2 workers vs 1 (/cpu?ms=20, 4 clients)",
+    cpuTwo,
+    "req/s",
+    cpuOne,
+    1.7,
+    "higher",
+  );
+  if (process.platform === "linux")
+    report("prefork: worker resident memory (largest)", rss, "MB", undefined, 60);
+
+  const hello = await startPrefork(["--workers", "2"]);
+  const mine = await throughput(hello.port, "/");
+  await stopChild(hello.child);
+  if (hasCommand("gunicorn") && hasCommand("wrk")) {
+    const dir = mkdtempSync(join(tmpdir(), "lws-bench-wsgi-"));
+    const appLines = [
+      "import os",
+      "def app(environ, start_response):",
+      '    body = f"Hello from a prefork worker!\\npid={os.getpid()}\\n".encode()',
+      '    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])',
+      "    return [body]",
+    ];
+    writeFileSync(join(dir, "app.py"), `${appLines.join("\n")}\n`);
+    const gport = await freePort();
+    const gunicorn = spawn("gunicorn", ["-w", "2", "-b", `127.0.0.1:${gport}`, "app:app"], {
+      cwd: dir,
+      stdio: "ignore",
+    });
+    await waitForPath(gport, "/");
+    const theirs = await throughput(gport, "/");
+    await stopChild(gunicorn);
+    rmSync(dir, { recursive: true, force: true });
+    report(
+      `prefork: hello req/s with 2 workers vs gunicorn -w 2 (${mine.tool})`,
+      mine.rps,
+      "req/s",
+      theirs.rps,
+      1,
+      "higher",
+    );
+  } else {
+    report(
+      `prefork: hello req/s with 2 workers (${mine.tool}; gunicorn or wrk missing, no baseline)`,
+      mine.rps,
+      "req/s",
+    );
+  }
 }
 
 if (wanted("memory")) {

@@ -35,14 +35,23 @@ await Promise.all([
   }),
   build({
     ...common,
-    entryPoints: { "sandboxes/static": "sandboxes/static/main.ts" },
+    entryPoints: {
+      "sandboxes/static": "sandboxes/static/main.ts",
+      "sandboxes/prefork": "sandboxes/prefork/main.ts",
+    },
     outdir,
   }),
 ]);
 chmodSync(`${outdir}cli.js`, 0o755);
-const demoSite = fileURLToPath(new URL("../sandboxes/static/demo-site", import.meta.url));
-if (existsSync(demoSite))
-  cpSync(demoSite, `${outdir}sandboxes/static/demo-site`, { recursive: true });
+const workspaces = [
+  ["static", "demo-site"],
+  ["prefork", "wsgi-app"],
+];
+for (const [sandbox, name] of workspaces) {
+  const template = fileURLToPath(new URL(`../sandboxes/${sandbox}/${name}`, import.meta.url));
+  if (existsSync(template))
+    cpSync(template, `${outdir}sandboxes/${sandbox}/${name}`, { recursive: true });
+}
 
 const compiler = `${outdir}compile-course.mjs`;
 await build({

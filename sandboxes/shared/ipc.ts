@@ -1,5 +1,6 @@
 import {
   type IpcEnvelope,
+  MASTER_SIGNALS,
   PROTOCOL_VERSION,
   type SandboxControl,
   type SandboxEvent,
@@ -50,9 +51,22 @@ function asControl(raw: unknown): SandboxControl | undefined {
   if (typeof raw !== "object" || raw === null) return undefined;
   const envelope = raw as { v?: unknown; msg?: unknown };
   if (envelope.v !== PROTOCOL_VERSION) return undefined;
-  const msg = envelope.msg as { type?: unknown } | null | undefined;
+  const msg = envelope.msg as
+    | { type?: unknown; signal?: unknown; pid?: unknown }
+    | null
+    | undefined;
   if (typeof msg !== "object" || msg === null) return undefined;
   if (msg.type === "stop") return { type: "stop" };
+  if (msg.type === "signal") {
+    const signal = MASTER_SIGNALS.find((s) => s === msg.signal);
+    return signal ? { type: "signal", signal } : undefined;
+  }
+  if (msg.type === "kill-worker") {
+    if (msg.signal !== "SIGKILL" && msg.signal !== "SIGTERM") return undefined;
+    if (msg.pid === undefined) return { type: "kill-worker", signal: msg.signal };
+    if (typeof msg.pid !== "number" || !Number.isInteger(msg.pid) || msg.pid <= 0) return undefined;
+    return { type: "kill-worker", signal: msg.signal, pid: msg.pid };
+  }
   return undefined;
 }
 

@@ -45,13 +45,119 @@ export interface StoppingEvent {
   reason: string;
 }
 
-export type SandboxEvent = ListeningEvent | RequestEvent | ErrorEvent | StoppingEvent;
+export type WorkerState = "booting" | "idle" | "busy" | "exiting" | "exited";
+
+/** Why a worker is going away or went away. */
+export type WorkerExitReason =
+  | "ttou"
+  | "reload"
+  | "timeout"
+  | "max-requests"
+  | "killed"
+  | "crash"
+  | "boot-failed"
+  | "shutdown";
+
+/**
+ * A pre-fork worker changed state. Sent by the master (never by a worker over its own
+ * channel), one event per change, in order.
+ */
+export interface WorkerEvent {
+  type: "worker";
+  pid: number;
+  /** uWSGI's worker number (1..N, reused on respawn), or Gunicorn's boot order (1, 2, 3...). */
+  index: number;
+  state: WorkerState;
+  /** Milliseconds since the epoch when the change happened. */
+  at: number;
+  /** When the worker booted, milliseconds since the epoch. */
+  bootedAt: number;
+  /** Requests this worker has answered so far. */
+  served: number;
+  /** The request being handled, while busy. */
+  request?: { id: number; method: string; target: string; startedAt: number };
+  /** With "exiting" and "exited". */
+  reason?: WorkerExitReason;
+  /** With "exited": the signal that ended the process, e.g. "SIGKILL", when one did. */
+  signal?: string;
+  /** With "exited": the exit code, when it exited by itself. */
+  code?: number;
+}
+
+/**
+ * The master handled a signal. `via` says where it came from: "os" for a real signal (the
+ * learner's `kill -TTIN <pid>`), "ipc" for the lab's control message.
+ */
+export interface SignalEvent {
+  type: "signal";
+  signal: string;
+  via: "os" | "ipc";
+  pid: number;
+}
+
+/**
+ * A development server's reloader at work, one event per step of one reload (same `reload`
+ * number): "detected" a change, the old app child "stopped", the new code "ready" (answering),
+ * or "failed" (the new code does not load: a syntax error). Times are milliseconds since the
+ * epoch; `savedAt` is the file's modification time.
+ */
+export interface ReloadEvent {
+  type: "reload";
+  reload: number;
+  phase: "detected" | "stopped" | "ready" | "failed";
+  reloader: "stat" | "events";
+  /** The changed file, relative to the app's folder. */
+  file: string;
+  savedAt: number;
+  at: number;
+  /** With "ready": from `savedAt` to the new code answering. */
+  latencyMs?: number;
+  /** With "ready": how long no app child was answering (refused or queued connections). */
+  downtimeMs?: number;
+  /** With "failed": the error's last line, e.g. "SyntaxError: Unexpected token". */
+  error?: string;
+}
+
+export type SandboxEvent =
+  | ListeningEvent
+  | RequestEvent
+  | ErrorEvent
+  | StoppingEvent
+  | WorkerEvent
+  | SignalEvent
+  | ReloadEvent;
 
 export interface StopControl {
   type: "stop";
 }
 
-export type SandboxControl = StopControl;
+/** Signal names as the real servers' docs write them, without "SIG". */
+export const MASTER_SIGNALS = [
+  "TTIN",
+  "TTOU",
+  "HUP",
+  "TERM",
+  "INT",
+  "QUIT",
+  "USR1",
+  "USR2",
+] as const;
+export type MasterSignal = (typeof MASTER_SIGNALS)[number];
+
+/** Does what the real signal to the master pid does; the only way on Windows. */
+export interface SignalControl {
+  type: "signal";
+  signal: MasterSignal;
+}
+
+/** Ends one worker as `kill -9 <worker pid>` (or -15) would; `pid` omitted means the oldest. */
+export interface KillWorkerControl {
+  type: "kill-worker";
+  signal: "SIGKILL" | "SIGTERM";
+  pid?: number;
+}
+
+export type SandboxControl = StopControl | SignalControl | KillWorkerControl;
 
 export interface IpcEnvelope<T> {
   v: typeof PROTOCOL_VERSION;

@@ -13,7 +13,7 @@ import {
   YamlSource,
 } from "./issues.js";
 import { countPageLines, PAGE_MAX_LINES, PAGE_WIDTH, splitLesson } from "./pages.js";
-import { RESERVED_FLAGS, SANDBOX_NAMES, sandboxOptions } from "./sandboxes.js";
+import { RESERVED_FLAGS, SANDBOX_NAMES, sandboxOptions, WORKER_SANDBOXES } from "./sandboxes.js";
 import {
   courseSchema,
   FORMAT_VERSION,
@@ -455,8 +455,10 @@ function crossCheckLab(source: YamlSource): LineMessage[] {
   const restarts: Path[] = [];
   if (Array.isArray(experiments)) {
     for (const [i, experiment] of experiments.entries()) {
+      found.push(...predictProblems(source, experiment, i));
       const action = isRecord(experiment) ? experiment.action : undefined;
       if (!isRecord(action)) continue;
+      found.push(...workerActionProblems(source, action, i));
       if (action.kind === "restart") restarts.push(["experiments", i, "action", "options"]);
       if (action.kind !== "write-file" || typeof action.file !== "string") continue;
       if (escapesWorkspace(action.file)) {
@@ -476,6 +478,54 @@ function crossCheckLab(source: YamlSource): LineMessage[] {
   }
   found.push(...regexProblems(source));
   return found;
+}
+
+function predictProblems(source: YamlSource, experiment: unknown, i: number): LineMessage[] {
+  const predict = isRecord(experiment) ? experiment.predict : undefined;
+  if (!isRecord(predict) || !Array.isArray(predict.choices)) return [];
+  const { answer, choices } = predict;
+  if (typeof answer !== "number" || !Number.isInteger(answer) || answer < 0) return [];
+  if (answer < choices.length) return [];
+  const path: Path = ["experiments", i, "predict", "answer"];
+  return [
+    {
+      line: source.lineOf(path),
+      message: `${formatPath(path)}: ${answer} is out of range (${choices.length} choices, so 0-${choices.length - 1}; answers count from 0)`,
+    },
+  ];
+}
+
+/** Signals, killed workers and worker counts only mean something to a sandbox with workers. */
+function workerActionProblems(
+  source: YamlSource,
+  action: Record<string, unknown>,
+  i: number,
+): LineMessage[] {
+  const sandbox = valueAt(source.data, ["sandbox"]);
+  if (typeof sandbox !== "string" || (WORKER_SANDBOXES as readonly string[]).includes(sandbox))
+    return [];
+  const takers = WORKER_SANDBOXES.join(", ");
+  const at = (path: Path, message: string): LineMessage => ({
+    line: source.lineOf(path),
+    message: `${formatPath(path)}: ${message}`,
+  });
+  if (action.kind === "signal" || action.kind === "kill-worker") {
+    return [
+      at(
+        ["experiments", i, "action", "kind"],
+        `"${action.kind}" needs a sandbox with a master and workers (${takers}), not ${sandbox}`,
+      ),
+    ];
+  }
+  if (action.kind === "burst" && action.workers !== undefined) {
+    return [
+      at(
+        ["experiments", i, "action", "workers"],
+        `worker counts need a sandbox with workers (${takers}), not ${sandbox}`,
+      ),
+    ];
+  }
+  return [];
 }
 
 /** Option names the lab's sandbox does not take; the app's own flags above all. */

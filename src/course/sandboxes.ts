@@ -5,7 +5,19 @@
 export const SANDBOX_OPTIONS = {
   static: ["threading"],
   "dev-reload": [],
-  prefork: [],
+  prefork: [
+    "workers",
+    "timeout",
+    "graceful-timeout",
+    "preload",
+    "max-requests",
+    "access-log",
+    "processes",
+    "harakiri",
+    "master",
+    "cache2",
+    "app",
+  ],
   async: [],
   proxy: [],
 } as const satisfies Record<string, readonly string[]>;
@@ -29,6 +41,9 @@ export const RESERVED_FLAGS: readonly string[] = [
   "help",
   "h",
 ];
+
+/** Sandboxes with a master that takes signals and worker processes (`signal`, `kill-worker`, `burst.workers`). */
+export const WORKER_SANDBOXES: readonly SandboxName[] = ["prefork"];
 
 export function sandboxOptions(sandbox: string): readonly string[] {
   return Object.hasOwn(SANDBOX_OPTIONS, sandbox) ? SANDBOX_OPTIONS[sandbox as SandboxName] : [];

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { MASTER_SIGNALS } from "../../sandboxes/shared/protocol.js";
 import { SANDBOX_NAMES } from "./sandboxes.js";
 
 export const FORMAT_VERSION = 1;
@@ -34,6 +35,7 @@ export const actionSchema = z.discriminatedUnion("kind", [
     headers: headers.optional(),
     body: z.string().optional(),
     useLastModifiedFrom: z.string().startsWith("/").optional(),
+    timeoutMs: z.number().int().min(500).max(60_000).optional(),
   }),
   z.strictObject({
     kind: z.literal("raw"),
@@ -44,6 +46,7 @@ export const actionSchema = z.discriminatedUnion("kind", [
     path: z.string().startsWith("/"),
     count: z.number().int().min(1).max(1000),
     concurrency: z.number().int().min(1).max(100).default(10),
+    workers: z.array(z.number().int().min(1).max(8)).min(2).max(4).optional(),
   }),
   z.strictObject({
     kind: z.literal("slow-client"),
@@ -59,14 +62,31 @@ export const actionSchema = z.discriminatedUnion("kind", [
     kind: z.literal("restart"),
     options: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
   }),
+  z.strictObject({
+    kind: z.literal("signal"),
+    signal: z.enum(MASTER_SIGNALS),
+  }),
+  z.strictObject({
+    kind: z.literal("kill-worker"),
+    signal: z.enum(["SIGKILL", "SIGTERM"]).default("SIGKILL"),
+  }),
 ]);
 export type Action = z.infer<typeof actionSchema>;
+
+/** Asked before the experiment runs; the result then shows what happened beside the guess. */
+export const predictSchema = z.strictObject({
+  prompt: z.string().min(1).max(200),
+  choices: z.array(z.string().min(1).max(40)).min(2).max(5),
+  answer: z.number().int().min(0),
+});
+export type Predict = z.infer<typeof predictSchema>;
 
 export const experimentSchema = z.strictObject({
   key: z.number().int().min(1).max(9),
   id,
   title: z.string().min(1).max(50),
   explain: z.string().min(1),
+  predict: predictSchema.optional(),
   action: actionSchema,
 });
 export type Experiment = z.infer<typeof experimentSchema>;
@@ -89,7 +109,7 @@ export const missionSchema = z.strictObject({
   title: z.string().min(1).max(70),
   hint: z.string().min(1),
   when: z.strictObject({
-    event: z.enum(["request", "listening", "error", "experiment"]),
+    event: z.enum(["request", "listening", "error", "experiment", "worker", "signal"]),
     from: z.enum(["learner", "lab", "any"]).default("any"),
     match: z.record(z.string(), matcherSchema).default({}),
     count: z.number().int().min(1).default(1),

@@ -4,9 +4,12 @@ import {
   type IpcEnvelope,
   type ListeningEvent,
   PROTOCOL_VERSION,
+  type ReloadEvent,
   type RequestEvent,
   type SandboxEvent,
+  type SignalEvent,
   type StoppingEvent,
+  type WorkerEvent,
 } from "../../sandboxes/shared/protocol.js";
 
 const sandboxName = z.enum(["static", "dev-reload", "prefork", "async", "proxy"]);
@@ -56,11 +59,61 @@ export const stoppingEventSchema = z.object({
   reason: z.string(),
 });
 
+export const workerEventSchema = z.object({
+  type: z.literal("worker"),
+  pid: z.int(),
+  index: z.int(),
+  state: z.enum(["booting", "idle", "busy", "exiting", "exited"]),
+  at: z.number(),
+  bootedAt: z.number(),
+  served: z.int(),
+  request: z.optional(
+    z.object({ id: z.int(), method: z.string(), target: z.string(), startedAt: z.number() }),
+  ),
+  reason: z.optional(
+    z.enum([
+      "ttou",
+      "reload",
+      "timeout",
+      "max-requests",
+      "killed",
+      "crash",
+      "boot-failed",
+      "shutdown",
+    ]),
+  ),
+  signal: z.optional(z.string()),
+  code: z.optional(z.int()),
+});
+
+export const signalEventSchema = z.object({
+  type: z.literal("signal"),
+  signal: z.string(),
+  via: z.enum(["os", "ipc"]),
+  pid: z.int(),
+});
+
+export const reloadEventSchema = z.object({
+  type: z.literal("reload"),
+  reload: z.int(),
+  phase: z.enum(["detected", "stopped", "ready", "failed"]),
+  reloader: z.enum(["stat", "events"]),
+  file: z.string(),
+  savedAt: z.number(),
+  at: z.number(),
+  latencyMs: z.optional(z.number()),
+  downtimeMs: z.optional(z.number()),
+  error: z.optional(z.string()),
+});
+
 export const sandboxEventSchema = z.discriminatedUnion("type", [
   listeningEventSchema,
   requestEventSchema,
   errorEventSchema,
   stoppingEventSchema,
+  workerEventSchema,
+  signalEventSchema,
+  reloadEventSchema,
 ]);
 
 export const envelopeSchema = z.object({
@@ -75,8 +128,11 @@ const schemasMatchProtocol: [
   Same<z.infer<typeof requestEventSchema>, RequestEvent>,
   Same<z.infer<typeof errorEventSchema>, ErrorEvent>,
   Same<z.infer<typeof stoppingEventSchema>, StoppingEvent>,
+  Same<z.infer<typeof workerEventSchema>, WorkerEvent>,
+  Same<z.infer<typeof signalEventSchema>, SignalEvent>,
+  Same<z.infer<typeof reloadEventSchema>, ReloadEvent>,
   Same<z.infer<typeof envelopeSchema>, IpcEnvelope<SandboxEvent>>,
-] = [true, true, true, true, true];
+] = [true, true, true, true, true, true, true, true];
 void schemasMatchProtocol;
 
 export type EnvelopeCheck = { ok: true; event: SandboxEvent } | { ok: false; problem: string };

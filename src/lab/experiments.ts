@@ -3,6 +3,7 @@ import { lstat, mkdir, realpath, writeFile } from "node:fs/promises";
 import http from "node:http";
 import net from "node:net";
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import type { SandboxEvent } from "../../sandboxes/shared/protocol.js";
 import { safeText } from "../course/control.js";
 import { packageRoot } from "../paths.js";
 import { LAB_USER_AGENT_PREFIX } from "./missions.js";
@@ -14,6 +15,8 @@ import type {
   ExperimentProgress,
   ExperimentResult,
 } from "./types.js";
+import type { EventWatch } from "./watch.js";
+import { killWorkerAction, signalAction, type WorkerContext } from "./worker-actions.js";
 
 function labVersion(): string {
   if (typeof __VERSION__ === "string") return __VERSION__;
@@ -42,6 +45,12 @@ export interface ExperimentContext {
   port: number;
   workspace: string;
   restart: (options: Record<string, string | number | boolean>) => Promise<void>;
+  /** The options the sandbox runs with now (the lab's, with a restart's merged over them). */
+  options?: Record<string, string | number | boolean>;
+  /** The sandbox's events from now on; absent where nobody is listening. */
+  watch?: () => EventWatch;
+  /** Present when the sandbox has a master and workers. */
+  workers?: WorkerContext & { countOption: string };
 }
 
 /** The event the mission checker sees for a result. */
@@ -96,10 +105,22 @@ async function run(
         return await writeFileAction(exp.id, action, ctx);
       case "restart":
         return await restartAction(exp.id, action.options, ctx);
+      case "signal":
+        return ctx.workers
+          ? await signalAction(exp.id, action.signal, ctx.workers)
+          : failed(exp.id, noWorkers(action.kind));
+      case "kill-worker":
+        return ctx.workers
+          ? await killWorkerAction(exp.id, action.signal, ctx.workers)
+          : failed(exp.id, noWorkers(action.kind));
     }
   } catch (err) {
     return failed(exp.id, describeError(err, ctx));
   }
+}
+
+function noWorkers(kind: string): string {
+  return `"${kind}" needs a sandbox with a master and workers; this lab's has none. The lesson pack is at fault: run learn-webservers validate on it.`;
 }
 
 function failed(experimentId: string, summary: string, exchange?: Exchange): ExperimentResult {
@@ -437,9 +458,16 @@ async function requestAction(
     }
     note = `GET ${from} first, which answered Last-Modified: ${lastModified}; that date is sent back as If-Modified-Since.`;
   }
-  const x = await httpExchange(action.method, action.path, headers, action.body, ctx);
+  const timeoutMs = action.timeoutMs ?? REQUEST_TIMEOUT_MS;
+  const x = await httpExchange(action.method, action.path, headers, action.body, ctx, timeoutMs);
   const exchange: Exchange = { request: x.request, response: x.shown, ...(note ? { note } : {}) };
-  if (!x.head) return failed(id, noAnswer(x, ctx, REQUEST_TIMEOUT_MS / 1000), exchange);
+  if (!x.head) {
+    const empty = x.received.data.length === 0 && !x.received.timedOut;
+    const result = failed(id, noAnswer(x, ctx, timeoutMs / 1000), exchange);
+    return empty
+      ? { ...result, values: { status: 0, empty: true, ms: ms(x.received.ms) } }
+      : result;
+  }
   const values: Values = { status: x.head.status, bytes: x.body.length, ms: ms(x.received.ms) };
   const summary = `${x.head.statusLine}: ${x.body.length} bytes of body in ${Math.round(x.received.ms)} ms`;
   return { experimentId: id, ok: true, summary, exchange, values };
@@ -514,21 +542,34 @@ async function rawAction(
 
 // ---- burst ----------------------------------------------------------------------------------
 
-async function burstAction(
-  id: string,
+/** A burst's requests may wait behind each other in the server's queue far longer than one. */
+const BURST_REQUEST_TIMEOUT_MS = 30_000;
+
+interface BurstPass {
+  total: number;
+  good: number;
+  errors: number;
+  elapsed: number;
+  rps: number;
+  outcomes: Map<string, number>;
+  /** Distinct worker pids that answered, when the sandbox says which. */
+  workers: number;
+}
+
+async function burstPass(
   action: Extract<Experiment["action"], { kind: "burst" }>,
   ctx: ExperimentContext,
-  onProgress?: (p: ExperimentProgress) => void,
-): Promise<ExperimentResult> {
+  onProgress: ((done: number) => void) | undefined,
+): Promise<BurstPass> {
   const total = action.count;
   const agent = new http.Agent({ keepAlive: false, maxSockets: action.concurrency });
   const outcomes = new Map<string, number>();
+  const watch = ctx.watch?.();
   let next = 0;
   let done = 0;
   let errors = 0;
   let good = 0;
-  const label = () => `${done} of ${total} requests`;
-  onProgress?.({ done, total, label: label() });
+  onProgress?.(done);
 
   const one = () =>
     new Promise<string>((resolveOne) => {
@@ -539,7 +580,7 @@ async function burstAction(
         method: "GET",
         agent,
         headers: { "User-Agent": LAB_USER_AGENT, Accept: "*/*" },
-        timeout: REQUEST_TIMEOUT_MS,
+        timeout: BURST_REQUEST_TIMEOUT_MS,
       });
       req.on("response", (res) => {
         res.resume();
@@ -552,7 +593,7 @@ async function burstAction(
     });
 
   const start = performance.now();
-  const worker = async () => {
+  const client = async () => {
     while (next < total) {
       next++;
       const outcome = await one();
@@ -560,40 +601,133 @@ async function burstAction(
       if (outcome.startsWith("!")) errors++;
       else if (Number(outcome) < 400) good++;
       done++;
-      onProgress?.({ done, total, label: label() });
+      onProgress?.(done);
     }
   };
-  await Promise.all(Array.from({ length: Math.min(action.concurrency, total) }, worker));
+  await Promise.all(Array.from({ length: Math.min(action.concurrency, total) }, client));
   const elapsed = performance.now() - start;
   agent.destroy();
+  let workers = 0;
+  if (watch) {
+    const answered = (e: SandboxEvent) => e.type === "request" && e.path === pathOnly(action.path);
+    const seen = () => watch.events.filter(answered).length;
+    if (seen() < good) await watch.settle(answered, 150, 1_000);
+    const pids = new Set<number>();
+    for (const e of watch.events) {
+      if (e.type === "request" && answered(e) && e.worker !== undefined) pids.add(e.worker);
+    }
+    workers = pids.size;
+    watch.stop();
+  }
+  const rps = Math.round((total / Math.max(elapsed / 1000, 0.001)) * 10) / 10;
+  return { total, good, errors, elapsed, rps, outcomes, workers };
+}
 
-  const rps = Math.round(total / Math.max(elapsed / 1000, 0.001));
-  const values: Values = {
-    requests: total,
-    ok: good,
-    failed: total - good,
-    errors,
-    rps,
-    ms: Math.round(elapsed),
-  };
-  const sorted = [...outcomes.entries()].sort((a, b) => b[1] - a[1]);
+function pathOnly(target: string): string {
+  const q = target.indexOf("?");
+  return q >= 0 ? target.slice(0, q) : target;
+}
+
+function describePass(pass: BurstPass): string {
+  const sorted = [...pass.outcomes.entries()].sort((a, b) => b[1] - a[1]);
   const statuses = sorted.filter(([k]) => !k.startsWith("!"));
   const failures = sorted.filter(([k]) => k.startsWith("!"));
   const parts: string[] = [];
   if (statuses.length === 1 && failures.length === 0) parts.push(`all ${statuses[0]?.[0]}`);
   else for (const [status, n] of statuses) parts.push(`${n} × ${status}`);
   for (const [code, n] of failures) parts.push(`${n} failed (${code.slice(1)})`);
-  const summary = `${total} requests in ${seconds(elapsed)} (${rps} req/s), ${parts.join(", ")}`;
-  if (errors === total) {
-    const code = failures[0]?.[0].slice(1);
-    return {
-      experimentId: id,
-      ok: false,
-      summary: describeError(Object.assign(new Error(code ?? "failed"), { code }), ctx),
-      values,
-    };
-  }
+  if (pass.workers > 0) parts.push(`${plural(pass.workers, "worker")} answered`);
+  return parts.join(", ");
+}
+
+function rpsText(rps: number): string {
+  return rps >= 100 ? String(Math.round(rps)) : rps.toFixed(1);
+}
+
+function passFailed(id: string, pass: BurstPass, ctx: ExperimentContext): ExperimentResult {
+  const code = [...pass.outcomes.keys()].find((k) => k.startsWith("!"))?.slice(1);
+  return {
+    experimentId: id,
+    ok: false,
+    summary: describeError(Object.assign(new Error(code ?? "failed"), { code }), ctx),
+    values: { requests: pass.total, ok: 0, failed: pass.total, errors: pass.errors },
+  };
+}
+
+async function burstAction(
+  id: string,
+  action: Extract<Experiment["action"], { kind: "burst" }>,
+  ctx: ExperimentContext,
+  onProgress?: (p: ExperimentProgress) => void,
+): Promise<ExperimentResult> {
+  const total = action.count;
+  if (action.workers !== undefined)
+    return compareWorkers(id, action, action.workers, ctx, onProgress);
+  const pass = await burstPass(action, ctx, (done) =>
+    onProgress?.({ done, total, label: `${done} of ${total} requests` }),
+  );
+  const values: Values = {
+    requests: total,
+    ok: pass.good,
+    failed: total - pass.good,
+    errors: pass.errors,
+    rps: pass.rps,
+    ms: Math.round(pass.elapsed),
+    seconds: Math.round(pass.elapsed / 10) / 100,
+    ...(ctx.watch ? { workers: pass.workers } : {}),
+  };
+  if (pass.errors === total) return { ...passFailed(id, pass, ctx), values };
+  const summary = `${total} requests in ${seconds(pass.elapsed)} (${rpsText(pass.rps)} req/s), ${describePass(pass)}`;
   return { experimentId: id, ok: true, summary, values };
+}
+
+/** The same burst once per worker count, the server restarted with each; then as it was. */
+async function compareWorkers(
+  id: string,
+  action: Extract<Experiment["action"], { kind: "burst" }>,
+  counts: number[],
+  ctx: ExperimentContext,
+  onProgress?: (p: ExperimentProgress) => void,
+): Promise<ExperimentResult> {
+  const option = ctx.workers?.countOption;
+  if (!option) return failed(id, noWorkers("burst with workers"));
+  const before = { ...(ctx.options ?? {}) };
+  const total = action.count * counts.length;
+  const values: Values = {};
+  const parts: string[] = [];
+  try {
+    for (const [i, n] of counts.entries()) {
+      onProgress?.({
+        done: i * action.count,
+        total,
+        label: `restarting with ${plural(n, "worker")}`,
+      });
+      await ctx.restart({ ...before, [option]: n });
+      const pass = await burstPass(action, ctx, (done) =>
+        onProgress?.({
+          done: i * action.count + done,
+          total,
+          label: `${plural(n, "worker")}: ${done} of ${action.count}`,
+        }),
+      );
+      if (pass.errors === action.count) return passFailed(id, pass, ctx);
+      values[`rps-${n}`] = pass.rps;
+      values[`seconds-${n}`] = Math.round(pass.elapsed / 10) / 100;
+      parts.push(`${plural(n, "worker")}: ${rpsText(pass.rps)} req/s (${seconds(pass.elapsed)})`);
+    }
+  } finally {
+    await ctx.restart(before).catch(() => {});
+  }
+  const first = Number(values[`rps-${counts[0]}`]);
+  const last = Number(values[`rps-${counts.at(-1)}`]);
+  const speedup = first > 0 ? Math.round((last / first) * 100) / 100 : 0;
+  values.speedup = speedup;
+  return {
+    experimentId: id,
+    ok: true,
+    summary: `${parts.join(" · ")}; ${speedup}x`,
+    values,
+  };
 }
 
 // ---- slow client ----------------------------------------------------------------------------

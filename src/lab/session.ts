@@ -1,9 +1,12 @@
 import type {
+  KillWorkerControl,
   ListeningEvent,
   RequestEvent,
   SandboxEvent,
+  SignalControl,
 } from "../../sandboxes/shared/protocol.js";
 import { safeText } from "../course/control.js";
+import { WORKER_SANDBOXES } from "../course/sandboxes.js";
 import type { Experiment, Mission } from "../course/schema.js";
 import { sandboxAssets } from "../paths.js";
 import { type ExperimentContext, runExperiment, toExperimentEvent } from "./experiments.js";
@@ -19,7 +22,11 @@ import type {
   LogLine,
   MissionStatus,
   SandboxState,
+  WorkersView,
 } from "./types.js";
+import { EventHub } from "./watch.js";
+import type { WorkerContext } from "./worker-actions.js";
+import { WorkerModel } from "./workers.js";
 import {
   addPythonFiles,
   prepareWorkspace,
@@ -31,6 +38,12 @@ export const LOG_LINES_KEPT = 300;
 export const REQUESTS_KEPT = 100;
 export const NOTIFY_EVERY_MS = 30;
 const MAX_QUEUED = 3;
+/** Timeline lanes of this long ago are still in the snapshot. */
+const LANES_KEPT_MS = 60_000;
+/** Master signals that stop a Gunicorn master. */
+const STOP_SIGNALS = new Set(["TERM", "INT", "QUIT"]);
+/** How long after a stopping signal an exit counts as the one it asked for. */
+const EXPECTED_EXIT_MS = 15_000;
 
 type Options = Record<string, string | number | boolean>;
 
@@ -76,7 +89,16 @@ export class LabSession implements LabSessionApi {
   #requests: RequestEvent[] = [];
   #pendingRequests: RequestEvent[] = [];
   #missions: MissionStatus[];
-  readonly #queue: { exp: Experiment; resolve: (r: ExperimentResult | undefined) => void }[] = [];
+  readonly #queue: {
+    exp: Experiment;
+    guess: number | undefined;
+    resolve: (r: ExperimentResult | undefined) => void;
+  }[] = [];
+  readonly #hub = new EventHub();
+  readonly #workerModel: WorkerModel | undefined;
+  #workersView: WorkersView | undefined;
+  /** Until when an exit of the sandbox is the one a stopping signal asked for, and which. */
+  #expectedExit: { until: number; signal: string } | undefined;
   #running: LabSessionSnapshot["running"];
   #lastResult: ExperimentResult | undefined;
 
@@ -90,6 +112,7 @@ export class LabSession implements LabSessionApi {
   constructor(opts: LabSessionOptions) {
     this.#opts = opts;
     this.#options = { ...opts.lab.options };
+    if (WORKER_SANDBOXES.includes(opts.lab.sandbox)) this.#workerModel = new WorkerModel();
     this.#tracker = new MissionTracker(opts.lab.missions, this.#alreadyMet());
     this.#missions = this.#missionStatus();
     this.#snap = this.#build();
@@ -124,7 +147,25 @@ export class LabSession implements LabSessionApi {
       missions: this.#missions,
       ...(this.#running ? { running: this.#running } : {}),
       ...(this.#lastResult ? { lastResult: this.#lastResult } : {}),
+      ...(this.#workerModel ? { workers: this.#workers(this.#workerModel) } : {}),
     };
+  }
+
+  #workers(model: WorkerModel): WorkersView {
+    const now = Date.now();
+    const view = this.#workersView;
+    if (view && view.version === model.version && !this.#exitedRowsExpired(view, now)) return view;
+    this.#workersView = {
+      rows: model.rows(now),
+      lanes: model.lanes(now - LANES_KEPT_MS),
+      stats: model.stats(),
+      version: model.version,
+    };
+    return this.#workersView;
+  }
+
+  #exitedRowsExpired(view: WorkersView, now: number): boolean {
+    return view.rows.some((r) => r.endedAt !== undefined && now - r.endedAt > 10_000);
   }
 
   snapshot(): LabSessionSnapshot {
@@ -206,7 +247,8 @@ export class LabSession implements LabSessionApi {
       });
       return;
     }
-    await this.#launch(this.#opts.port);
+    // Started again after a stop: the same address, so the learner's curl still works.
+    await this.#launch(this.#listening?.port ?? this.#opts.port);
   }
 
   #template(): string | undefined {
@@ -241,6 +283,11 @@ export class LabSession implements LabSessionApi {
       return false;
     }
     this.#sandbox = proc;
+    this.#expectedExit = undefined;
+    if (this.#workerModel) {
+      this.#workerModel.reset();
+      this.#changed(false);
+    }
     proc.on("log", (line) => this.#log(line.stream, line.text));
     proc.on("event", (event) => this.#onEvent(event));
     proc.on("exit", (code, signal) => this.#onExit(proc, code, signal));
@@ -271,6 +318,11 @@ export class LabSession implements LabSessionApi {
       this.#pendingRequests.push(event);
       this.#changed(false);
     }
+    if (event.type === "signal" && STOP_SIGNALS.has(event.signal)) {
+      this.#expectedExit = { until: Date.now() + EXPECTED_EXIT_MS, signal: event.signal };
+    }
+    if (this.#workerModel?.push(event)) this.#changed(false);
+    this.#hub.push(event);
     this.#track(event);
   }
 
@@ -278,15 +330,57 @@ export class LabSession implements LabSessionApi {
     if (this.#sandbox !== proc) return;
     this.#sandbox = undefined;
     const how = signal ? `signal ${signal}` : `exit code ${code}`;
+    const expected = this.#expectedExit;
+    this.#expectedExit = undefined;
     if (this.#stopRequested || this.#state === "stopping") {
       this.#setState("stopped");
+    } else if (expected && Date.now() <= expected.until) {
+      this.#log("lab", `The server stopped after SIG${expected.signal} (${how}).`);
+      this.#setState("stopped", {
+        message: `The server stopped, as SIG${expected.signal} to its master asks.`,
+        hint: "Press s to start it again.",
+      });
     } else if (this.#state === "listening") {
       this.#log("lab", `The sandbox stopped (${how}).`);
       this.#setState("failed", {
         message: `The sandbox stopped unexpectedly (${how}).`,
-        hint: "Its last log lines may say why; leave the lab and open it again to restart it.",
+        hint: "Its last log lines may say why; press s to start it again.",
       });
     }
+  }
+
+  #exitWithin(ms: number): Promise<boolean> {
+    const proc = this.#sandbox;
+    if (!proc || proc.exited) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const onExit = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        proc.off("exit", onExit);
+        resolve(false);
+      }, ms);
+      proc.once("exit", onExit);
+    });
+  }
+
+  #workerContext(): (WorkerContext & { countOption: string }) | undefined {
+    const model = this.#workerModel;
+    if (!model) return undefined;
+    return {
+      countOption: this.#opts.lab.flavour === "uwsgi" ? "processes" : "workers",
+      control: (control: SignalControl | KillWorkerControl) => {
+        if (control.type === "signal" && STOP_SIGNALS.has(control.signal)) {
+          this.#expectedExit = { until: Date.now() + EXPECTED_EXIT_MS, signal: control.signal };
+        }
+        return this.#sandbox?.control(control) ?? false;
+      },
+      watch: () => this.#hub.watch(),
+      exited: (ms) => this.#exitWithin(ms),
+      liveWorkers: () => model.stats().live,
+      startAgain: () => this.#restart(this.#options),
+    };
   }
 
   async #stopSandbox(): Promise<void> {
@@ -367,12 +461,12 @@ export class LabSession implements LabSessionApi {
    * learner pressing 1 then 2 means both); past that it resolves undefined, as do those still
    * waiting when the lab stops.
    */
-  runExperiment(key: number): Promise<ExperimentResult | undefined> {
+  runExperiment(key: number, guess?: number): Promise<ExperimentResult | undefined> {
     const exp = this.#opts.lab.experiments.find((e) => e.key === key);
     if (!exp) return Promise.resolve(undefined);
-    if (!this.#running) return this.#runNow(exp);
+    if (!this.#running) return this.#runNow(exp, guess);
     if (this.#queue.length >= MAX_QUEUED) return Promise.resolve(undefined);
-    return new Promise((resolve) => this.#queue.push({ exp, resolve }));
+    return new Promise((resolve) => this.#queue.push({ exp, guess, resolve }));
   }
 
   #next(): void {
@@ -383,10 +477,12 @@ export class LabSession implements LabSessionApi {
       this.#next();
       return;
     }
-    void this.#runNow(waiting.exp).then(waiting.resolve, () => waiting.resolve(undefined));
+    void this.#runNow(waiting.exp, waiting.guess).then(waiting.resolve, () =>
+      waiting.resolve(undefined),
+    );
   }
 
-  async #runNow(exp: Experiment): Promise<ExperimentResult> {
+  async #runNow(exp: Experiment, guess: number | undefined): Promise<ExperimentResult> {
     const experimentId = exp.id;
     this.#running = { experimentId };
     this.#changed(true);
@@ -409,11 +505,27 @@ export class LabSession implements LabSessionApi {
         port,
         workspace: this.#workspace ?? "",
         restart: (options) => this.#restart(options),
+        options: this.#options,
+        watch: () => this.#hub.watch(),
       };
+      const workers = this.#workerContext();
+      if (workers) ctx.workers = workers;
       result = await runExperiment(exp, ctx, (progress) => {
         this.#running = { experimentId, progress };
         this.#changed(false);
       });
+    }
+    const { predict } = exp;
+    if (predict && guess !== undefined && predict.choices[guess] !== undefined) {
+      result = {
+        ...result,
+        prediction: {
+          prompt: predict.prompt,
+          chosen: predict.choices[guess] ?? "",
+          answer: predict.choices[predict.answer] ?? "",
+          correct: guess === predict.answer,
+        },
+      };
     }
     this.#running = undefined;
     this.#lastResult = result;

@@ -2,7 +2,12 @@ import { type ChildProcess, fork } from "node:child_process";
 import { EventEmitter } from "node:events";
 import { existsSync } from "node:fs";
 import type { Readable } from "node:stream";
-import type { ListeningEvent, SandboxEvent } from "../../sandboxes/shared/protocol.js";
+import type {
+  KillWorkerControl,
+  ListeningEvent,
+  SandboxEvent,
+  SignalControl,
+} from "../../sandboxes/shared/protocol.js";
 import { safeText } from "../course/control.js";
 import { RESERVED_FLAGS } from "../course/sandboxes.js";
 import { sandboxEntry } from "../paths.js";
@@ -59,6 +64,8 @@ export interface SandboxProcess {
   stop(): Promise<void>;
   /** Sends a signal (e.g. SIGTTIN to a prefork master); false if it could not be sent. */
   kill(signal?: NodeJS.Signals): boolean;
+  /** Sends a control message over IPC (a master signal, a worker to kill); false if it could not. */
+  control(control: SignalControl | KillWorkerControl): boolean;
 }
 
 const OPTION_NAME = /^[a-z][a-z0-9-]*$/;
@@ -348,6 +355,16 @@ class Sandbox extends EventEmitter implements SandboxProcess {
     // A start on the same port waits for this stop, so it does not find the port still taken.
     if (this.#port !== undefined) addPendingStop(this.#port, this.#stopping);
     return this.#stopping;
+  }
+
+  control(control: SignalControl | KillWorkerControl): boolean {
+    const child = this.#child;
+    if (this.#exited || this.#stopRequested || !child?.connected) return false;
+    try {
+      return child.send({ v: 1, msg: control });
+    } catch {
+      return false;
+    }
   }
 
   kill(signal: NodeJS.Signals = "SIGTERM"): boolean {

@@ -2,6 +2,7 @@ import type { RequestEvent, SandboxEvent } from "../../sandboxes/shared/protocol
 import type { SandboxName } from "../course/sandboxes.js";
 import type { Experiment, Lab, Mission } from "../course/schema.js";
 import type { ProgressStore } from "../progress/store.js";
+import type { WorkerLane, WorkerRow, WorkerStats } from "./workers.js";
 
 export type SandboxState = "starting" | "listening" | "stopping" | "stopped" | "failed";
 
@@ -35,12 +36,31 @@ export interface ExperimentProgress {
   label: string;
 }
 
+/** The learner's guess before a predict-then-observe experiment, beside the right answer. */
+export interface Prediction {
+  prompt: string;
+  chosen: string;
+  answer: string;
+  correct: boolean;
+}
+
 export interface ExperimentResult {
   experimentId: string;
   ok: boolean;
   summary: string;
   exchange?: Exchange;
   values: Record<string, string | number | boolean>;
+  prediction?: Prediction;
+}
+
+/** The master's workers as the lab sees them from the sandbox's events. */
+export interface WorkersView {
+  rows: WorkerRow[];
+  /** Lanes of the last minute. */
+  lanes: WorkerLane[];
+  stats: WorkerStats;
+  /** Changes whenever the rows, lanes or stats do. */
+  version: number;
 }
 
 export interface MissionStatus {
@@ -73,6 +93,8 @@ export interface LabSessionSnapshot {
   missions: MissionStatus[];
   running?: { experimentId: string; progress?: ExperimentProgress };
   lastResult?: ExperimentResult;
+  /** Present for sandboxes with a master and workers. */
+  workers?: WorkersView;
 }
 
 export type { Experiment };
@@ -107,8 +129,12 @@ export interface LabSessionApi {
    * in progress. Which missions are met is also in `snapshot().missions`.
    */
   onMissionMet(listener: (missions: Mission[]) => void): () => void;
-  /** Undefined when no experiment has this key or another one is still running. */
-  runExperiment(key: number): Promise<ExperimentResult | undefined>;
+  /**
+   * Runs the experiment on `key`, or queues it behind the one running (up to three); undefined
+   * when no experiment has this key or the queue is full. `guess` is the index of the learner's
+   * choice when the experiment asks for a prediction.
+   */
+  runExperiment(key: number, guess?: number): Promise<ExperimentResult | undefined>;
   curlCommand(): string | undefined;
   /**
    * Copies the lab's workspace template again over the learner's edits; false when that failed

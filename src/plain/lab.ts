@@ -27,12 +27,49 @@ function quoted(prefix: string, text: string): string[] {
 }
 
 function resultLines(title: string, result: ExperimentResult): string[] {
-  const out = [`${result.ok ? "Result" : "Failed"}: ${title}: ${result.summary}`];
+  const out: string[] = [];
+  const p = result.prediction;
+  if (p) {
+    out.push(
+      p.correct
+        ? `You predicted ${p.chosen}: right.`
+        : `You predicted ${p.chosen}; the answer is ${p.answer}.`,
+    );
+  }
+  out.push(`${result.ok ? "Result" : "Failed"}: ${title}: ${result.summary}`);
   const ex = result.exchange;
   if (ex) {
     out.push("Sent:", ...quoted("  > ", ex.request || "(nothing)"));
     out.push("Received:", ...quoted("  < ", ex.response || "(nothing)"));
     if (ex.note) out.push(ex.note);
+  }
+  return out;
+}
+
+function age(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
+}
+
+/** The worker table as text: pid, state, requests served, the current request, age. */
+export function workerLines(snap: LabSessionSnapshot, now = Date.now()): string[] {
+  const view = snap.workers;
+  if (!view) return [];
+  const { live, busy, served, respawns, timeouts } = view.stats;
+  const out = [
+    `Workers: ${live} live, ${busy} busy, ${served} served, ${respawns} respawned, ${timeouts} timed out`,
+  ];
+  for (const row of view.rows) {
+    const current = row.current
+      ? `${row.current.method} ${safeText(row.current.target)} for ${age(now - row.current.startedAt)}`
+      : "";
+    const gone =
+      row.state === "exited"
+        ? `exited${row.reason ? ` (${row.reason}${row.signal ? `, ${row.signal}` : ""})` : ""}`
+        : row.state;
+    out.push(
+      `  pid ${String(row.pid).padEnd(7)} ${gone.padEnd(10)} ${String(row.served).padStart(4)} served  age ${age((row.endedAt ?? now) - row.bootedAt).padEnd(6)} ${current}`.trimEnd(),
+    );
   }
   return out;
 }
@@ -99,13 +136,17 @@ export async function runLab(ctx: PlainContext, lesson: Lesson): Promise<void> {
     if (p && p.total > 0) {
       const quarter = Math.floor((4 * p.done) / p.total);
       if (quarter > shownQuarter && quarter < 4)
-        lines.push(`  ... ${p.done} of ${p.total} ${p.label}`);
+        lines.push(`  ... ${p.label || `${p.done} of ${p.total}`}`);
       shownQuarter = Math.max(shownQuarter, quarter);
     } else if (!snap.running) {
       shownQuarter = -1;
     }
     if (snap.state !== shownState) {
-      if (snap.state === "failed" && shownState === "listening" && snap.error) {
+      if (
+        (snap.state === "failed" || snap.state === "stopped") &&
+        shownState === "listening" &&
+        snap.error
+      ) {
         lines.push(`The server stopped: ${snap.error.message}`);
         if (snap.error.hint) lines.push(snap.error.hint);
       }
@@ -137,11 +178,34 @@ export async function runLab(ctx: PlainContext, lesson: Lesson): Promise<void> {
     const keys = lab.experiments.map((e) => e.key);
     const range = `${Math.min(...keys)}-${Math.max(...keys)}`;
     for (;;) {
+      const workers = lab.sandbox === "prefork" ? ", w: workers" : "";
       const answer = (
-        await io.ask(`Lab [${range}: run an experiment, m: missions, h: overview, b: back]:`)
+        await io.ask(
+          `Lab [${range}: run an experiment, m: missions${workers}, s: start again, h: overview, b: back]:`,
+        )
       ).toLowerCase();
       if (answer === "b" || answer === "q" || answer === "back") return;
       if (answer === "") continue;
+      if (answer === "w" && workers) {
+        io.say(workerLines(session.snapshot()).join("\n"));
+        continue;
+      }
+      if (answer === "s") {
+        const state = session.snapshot().state;
+        if (state === "stopped" || state === "failed") {
+          io.say("Starting the server again...");
+          await session.start();
+          const again = session.snapshot();
+          io.say(
+            again.state === "listening"
+              ? `Server: ${again.url ?? ""} (pid ${again.pid ?? "?"})`
+              : `The server could not start: ${again.error?.message ?? again.state}`,
+          );
+        } else {
+          io.say("The server is already running.");
+        }
+        continue;
+      }
       if (answer === "m") {
         io.say("Missions:");
         io.say(missionLines(session.snapshot(), ctx.width).join("\n"));
@@ -158,8 +222,32 @@ export async function runLab(ctx: PlainContext, lesson: Lesson): Promise<void> {
         io.say(`Type an experiment's number (${range}), m, h or b.`);
         continue;
       }
+      let guess: number | undefined;
+      if (exp.predict) {
+        io.say(wrap(`Predict first: ${exp.predict.prompt}`, ctx.width));
+        exp.predict.choices.forEach((choice, i) => {
+          io.say(`  ${i + 1}. ${choice}`);
+        });
+        const n = exp.predict.choices.length;
+        for (;;) {
+          const said = (await io.ask(`Your prediction [1-${n}, b: no prediction, no run]:`))
+            .trim()
+            .toLowerCase();
+          if (said === "b" || said === "q") break;
+          const k = Number(said);
+          if (Number.isInteger(k) && k >= 1 && k <= n) {
+            guess = k - 1;
+            break;
+          }
+          io.say(`Type a number from 1 to ${n}, or b.`);
+        }
+        if (guess === undefined) {
+          io.say(`No prediction, so experiment ${exp.key} did not run.`);
+          continue;
+        }
+      }
       io.say(`Running ${exp.key}. ${exp.title} ...`);
-      const result = await session.runExperiment(exp.key);
+      const result = await session.runExperiment(exp.key, guess);
       if (!result) io.say("Another experiment is still running.");
       else io.say(resultLines(exp.title, result).join("\n"));
       // The server logs an exchange on its own stream, a moment after answering it.

@@ -32,7 +32,8 @@ export type KeyAction =
   | "cancel"
   | "choose"
   | "answer"
-  | "retake";
+  | "retake"
+  | "start";
 
 type KeyName =
   | "up"
@@ -250,18 +251,47 @@ export const KEY_BINDINGS: readonly KeyBinding[] = [
   },
   {
     scope: "lab",
+    action: "choose",
+    keys: [{ digits: [1, 5] }],
+    label: "1-5",
+    description: "your prediction; then the experiment runs",
+    status: "predict",
+    when: ["predict"],
+    group: "when asked to predict",
+  },
+  {
+    scope: "lab",
+    action: "cancel",
+    keys: [{ name: "escape" }],
+    label: "Esc",
+    description: "no prediction: the experiment does not run",
+    status: "cancel",
+    when: ["predict"],
+    group: "when asked to predict",
+  },
+  {
+    scope: "lab",
     action: "run",
     keys: [{ digits: [1, 9] }],
     label: "1-9",
-    description: "run that experiment",
+    description: "run that experiment (some ask for your prediction first)",
     status: "run",
+    when: ["overview", "zoomed"],
+  },
+  {
+    scope: "lab",
+    action: "start",
+    keys: [{ char: "s" }],
+    label: "s",
+    description: "start the server again after it stopped",
+    when: ["overview", "zoomed"],
   },
   {
     scope: "lab",
     action: "focus",
     keys: [{ name: "tab" }],
     label: "Tab",
-    description: "move focus between the log and the inspector",
+    description: "move focus to the next pane (log, workers, inspector)",
     status: "focus",
   },
   {

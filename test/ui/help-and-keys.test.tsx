@@ -63,9 +63,18 @@ describe("help overlay", () => {
 
   test("the lab's y and n come after its other keys, under their own heading", () => {
     const sections = helpSections("lab", 8);
-    expect(sections.map((s) => s.title)).toEqual(["Lab", "Lab, when asked to reset", "Everywhere"]);
-    expect(sections[0]?.entries[0]).toEqual({ keys: "1-8", description: "run that experiment" });
+    expect(sections.map((s) => s.title)).toEqual([
+      "Lab",
+      "Lab, when asked to reset",
+      "Lab, when asked to predict",
+      "Everywhere",
+    ]);
+    expect(sections[0]?.entries[0]).toEqual({
+      keys: "1-8",
+      description: "run that experiment (some ask for your prediction first)",
+    });
     expect(sections[1]?.entries.map((e) => e.keys)).toEqual(["y", "n"]);
+    expect(sections[2]?.entries.map((e) => e.keys)).toEqual(["1-5", "Esc"]);
     expect(sections[0]?.entries.filter((e) => e.keys === "Esc q")).toEqual([
       {
         keys: "Esc q",
@@ -141,15 +150,15 @@ describe("key table", () => {
     }
   });
 
-  test("help lists each key of a screen once", () => {
+  test("help lists each key once per heading (a key may mean another thing when asked)", () => {
     for (const scope of [...scopes, "small" as const]) {
-      const keys = helpSections(scope, 9).flatMap((s) =>
-        s.entries.flatMap((e) => e.keys.split(" ")),
-      );
-      expect(
-        keys.filter((k, i) => keys.indexOf(k) !== i),
-        scope,
-      ).toEqual([]);
+      for (const section of helpSections(scope, 9)) {
+        const keys = section.entries.flatMap((e) => e.keys.split(" "));
+        expect(
+          keys.filter((k, i) => keys.indexOf(k) !== i),
+          `${scope}: ${section.title}`,
+        ).toEqual([]);
+      }
     }
   });
 

@@ -358,9 +358,11 @@ describe("lab", () => {
       expect(frame).not.toMatch(/Press (a digit|\d-\d)/);
       expect(frame).not.toContain("serving the demo site");
       expect(frame).not.toContain("Start the server.");
-      expect(frame).toContain("The server is not running: press Esc to go back to the course map.");
+      expect(frame).toContain(
+        "The server is not running: press s to start it again, or Esc to go back.",
+      );
       expect(frame).toMatch(
-        /^Press Esc to go back to the course map, deal with the problem above/m,
+        /^Deal with the problem above, then press s to start the server again/m,
       );
       expect(lines.at(-1)).not.toContain("run");
       expect(lines.length).toBeLessThan(24);
@@ -414,9 +416,9 @@ describe("lab", () => {
     const { screen } = await openApp({ start: { lessonId: "beta", screen: "lab" } });
     const { pid } = await listening(screen);
     await screen.press("?");
-    const frame = await screen.waitFor("Everywhere");
+    const frame = await screen.waitFor("run that experiment");
     // The fixture's lab has two experiments.
-    expect(frame).toMatch(/^ {2}1-2 +run that experiment$/m);
+    expect(frame).toMatch(/^ {2}1-2 +run that experiment \(some ask for your prediction first\)$/m);
     await new Promise((r) => setTimeout(r, 200));
     expect(isAlive(pid)).toBe(true);
     await screen.press("escape");

@@ -167,7 +167,7 @@ describe("packs written in a temp dir", () => {
     const dir = copyValid();
     edit(join(dir, "alpha", "lab.yaml"), "kind: write-file", "kind: write");
     expect(await problems(dir)).toEqual([
-      'pack/alpha/lab.yaml:20: experiments[1].action.kind: "write" is not one of: request, raw, burst, slow-client, write-file, restart',
+      'pack/alpha/lab.yaml:20: experiments[1].action.kind: "write" is not one of: request, raw, burst, slow-client, write-file, restart, signal, kill-worker',
     ]);
   });
 

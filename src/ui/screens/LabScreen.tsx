@@ -1,13 +1,15 @@
 import { useEffect, useRef, useState } from "react";
-import type { Lesson } from "../../course/schema.js";
+import type { Experiment, Lesson } from "../../course/schema.js";
+import type { LabSessionSnapshot } from "../../lab/types.js";
 import type { ProgressStore } from "../../progress/store.js";
 import { ScreenFrame, STATUS_BAR_LINES } from "../components/ScreenFrame.js";
 import { useKeys } from "../hooks/use-keys.js";
 import { type CreateLabSession, FLASH_MS, useLabSession } from "../hooks/use-lab-session.js";
-import { clamp } from "../text.js";
-import { useTheme } from "../theme.js";
+import { clamp, wrap } from "../text.js";
+import { type Theme, useTheme } from "../theme.js";
 import {
   experimentsNeed,
+  type InspectorRow,
   inspectorRows,
   type LabMessage,
   type LabPane,
@@ -31,6 +33,51 @@ export interface LabScreenProps {
   onBack: () => void;
   onQuiz: () => void;
 }
+
+/** The question and its numbered choices, shown where the inspector is. */
+export function predictionQuestionRows(
+  exp: Experiment,
+  width: number,
+  theme: Theme,
+): InspectorRow[] {
+  const predict = exp.predict;
+  if (!predict) return [];
+  const rows: InspectorRow[] = wrap(`${exp.key} ${exp.title}`, width).map((left) => ({
+    left,
+    color: theme.text.secondary,
+  }));
+  rows.push({ left: "" });
+  rows.push(...wrap(predict.prompt, width).map((left) => ({ left, bold: true })));
+  rows.push({ left: "" });
+  for (const [i, choice] of predict.choices.entries())
+    rows.push(...wrap(`${i + 1}  ${choice}`, width).map((left) => ({ left, color: theme.ui.key })));
+  rows.push({ left: "" });
+  rows.push(
+    ...wrap(
+      "Then the experiment runs, and the workers pane and the result show what happened.",
+      width,
+    ).map((left) => ({ left, color: theme.text.secondary })),
+  );
+  return rows;
+}
+
+/** The clock the workers pane is drawn with: fast while something runs, slow when idle. */
+function fastClock(snapshot: LabSessionSnapshot): boolean {
+  return (snapshot.workers?.stats.busy ?? 0) > 0 || snapshot.running !== undefined;
+}
+
+function useClock(active: boolean, fast: boolean): number {
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    if (!active) return;
+    const timer = setInterval(() => setNow(Date.now()), fast ? CLOCK_FAST_MS : CLOCK_SLOW_MS);
+    return () => clearInterval(timer);
+  }, [active, fast]);
+  return active ? now : Date.now();
+}
+
+const CLOCK_FAST_MS = 200;
+const CLOCK_SLOW_MS = 1_000;
 
 export const RESET_QUESTION = "Reset the workspace files? Your edits will be lost. y/n";
 
@@ -58,7 +105,15 @@ export function LabScreen({
       ...(host !== undefined ? { host } : {}),
     }),
   );
-  const [focus, setFocus] = useState<LabPane>("inspector");
+  const hasWorkers = snapshot.workers !== undefined;
+  const [focus, setFocus] = useState<LabPane>(hasWorkers ? "workers" : "inspector");
+  // What the place below the log showed last, when the workers and the inspector share it.
+  const [below, setBelow] = useState<"workers" | "inspector">("workers");
+  const [predicting, setPredicting] = useState<Experiment>();
+  const now = useClock(
+    hasWorkers && isActive && snapshot.state === "listening",
+    fastClock(snapshot),
+  );
   const [zoom, setZoom] = useState<LabZoom>();
   const [confirming, setConfirming] = useState(false);
   const [message, setMessage] = useState<LabMessage>();
@@ -91,6 +146,7 @@ export function LabScreen({
     missions: snapshot.missions.length,
     missionRows: missionRowsWanted(snapshot.missions, theme),
     headLines: head.length,
+    workers: hasWorkers,
   });
   const zoomedOn = (pane: LabZoom) => zoom === pane;
   const logLines = zoomedOn("log") ? layout.zoomLines : layout.logLines;
@@ -100,7 +156,9 @@ export function LabScreen({
   const anchorIndex = logAnchor === undefined ? -1 : logs.findIndex((l) => l.seq >= logAnchor);
   const logEnd =
     logAnchor === undefined ? logs.length : anchorIndex < 0 ? logs.length : anchorIndex + 1;
-  const rows = inspectorRows(lab, snapshot, width, theme);
+  const rows = predicting
+    ? predictionQuestionRows(predicting, width, theme)
+    : inspectorRows(lab, snapshot, width, theme);
   const maxInspectorOffset = Math.max(0, rows.length - inspectorLines);
   const inspectorOffset =
     inspector.result === snapshot.lastResult ? clamp(inspector.offset, 0, maxInspectorOffset) : 0;
@@ -139,10 +197,32 @@ export function LabScreen({
     }
   };
 
-  const state = confirming ? "confirm" : zoom ? "zoomed" : "overview";
+  const run = (key: number, guess?: number) => {
+    // The experiment's progress and result take the notice line from an older message.
+    clearTimeout(messageTimer.current);
+    setMessage(undefined);
+    void session.runExperiment(key, guess).catch(() => undefined);
+  };
+
+  const focusOrder: LabPane[] = hasWorkers ? ["workers", "inspector", "log"] : ["inspector", "log"];
+  const state = confirming ? "confirm" : predicting ? "predict" : zoom ? "zoomed" : "overview";
   useKeys(
     "lab",
     ({ action, digit }) => {
+      if (predicting) {
+        const asked = predicting;
+        if (action === "choose" && digit !== undefined && asked.predict) {
+          if (digit > asked.predict.choices.length) return;
+          setPredicting(undefined);
+          run(asked.key, digit - 1);
+          return;
+        }
+        if (action === "cancel") {
+          setPredicting(undefined);
+          say({ text: `No prediction, so experiment ${asked.key} did not run.` });
+        }
+        return;
+      }
       if (confirming) {
         setConfirming(false);
         if (action === "confirm") {
@@ -155,18 +235,33 @@ export function LabScreen({
         }
       }
       switch (action) {
-        case "run":
+        case "run": {
           if (digit === undefined) break;
-          // The experiment's progress and result take the notice line from an older message.
-          clearTimeout(messageTimer.current);
-          setMessage(undefined);
-          void session.runExperiment(digit).catch(() => undefined);
+          const exp = lab.experiments.find((e) => e.key === digit);
+          if (exp?.predict && snapshot.state === "listening") {
+            setPredicting(exp);
+            setZoom(undefined);
+            setBelow("inspector");
+            setInspector({ result: snapshot.lastResult, offset: 0 });
+            break;
+          }
+          run(digit);
+          break;
+        }
+        case "start":
+          if (snapshot.state === "stopped" || snapshot.state === "failed") {
+            say({ text: "Starting the server again…" });
+            void session.start().catch(() => undefined);
+          } else {
+            say({ text: "The server is already running." });
+          }
           break;
         case "focus": {
-          const next = focus === "log" ? "inspector" : "log";
+          const next = focusOrder[(focusOrder.indexOf(focus) + 1) % focusOrder.length] ?? "log";
           setFocus(next);
+          if (next !== "log") setBelow(next);
           // A zoomed pane follows the focus; the missions page stays.
-          if (zoom === "log" || zoom === "inspector") setZoom(next);
+          if (zoom !== undefined && zoom !== "missions") setZoom(next);
           break;
         }
         case "zoom":
@@ -212,7 +307,13 @@ export function LabScreen({
     <ScreenFrame
       scope="lab"
       state={state}
-      digits={snapshot.state === "failed" ? 0 : Math.max(...lab.experiments.map((e) => e.key))}
+      digits={
+        predicting?.predict
+          ? predicting.predict.choices.length
+          : snapshot.state === "failed"
+            ? 0
+            : Math.max(...lab.experiments.map((e) => e.key))
+      }
       width={width}
       height={height}
     >
@@ -223,7 +324,13 @@ export function LabScreen({
         curl={curl}
         ran={ran}
         flash={flash}
-        question={confirming ? RESET_QUESTION : undefined}
+        question={
+          confirming
+            ? RESET_QUESTION
+            : predicting?.predict
+              ? `Predict first: press 1-${predicting.predict.choices.length} (Esc: no prediction, no run)`
+              : undefined
+        }
         message={message}
         focus={focus}
         zoom={zoom}
@@ -232,6 +339,8 @@ export function LabScreen({
         inspectorOffset={inspectorOffset}
         missionPage={missionPage}
         missionPageOffset={missionOffset}
+        below={predicting ? "inspector" : focus === "log" ? below : focus}
+        now={now}
         layout={layout}
         width={width}
         height={viewHeight}

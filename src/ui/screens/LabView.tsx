@@ -8,14 +8,17 @@ import type {
   LabSessionSnapshot,
   LogLine,
   MissionStatus,
+  WorkersView,
 } from "../../lab/types.js";
 import { Header } from "../components/Header.js";
 import { Rule } from "../components/Rule.js";
+import { Timeline } from "../components/Timeline.js";
+import { WorkerTable } from "../components/WorkerTable.js";
 import { numbered, padTo, plural, printable, printableLines, truncate, wrap } from "../text.js";
 import { type Theme, useTheme } from "../theme.js";
 import { LAB_COLUMN_GAP, type LabLayout } from "./lab-layout.js";
 
-export type LabPane = "log" | "inspector";
+export type LabPane = "log" | "inspector" | "workers";
 /** What is shown over the whole lab: a pane, or every mission with its hint. */
 export type LabZoom = LabPane | "missions";
 
@@ -194,7 +197,7 @@ function failedRows(
 ): InspectorRow[] {
   const error = snapshot.error;
   const rows: InspectorRow[] = wrap(
-    "Press Esc to go back to the course map, deal with the problem above, then open the lab again.",
+    "Deal with the problem above, then press s to start the server again (or Esc to go back to the course map).",
     width,
   ).map((left) => ({ left, bold: true }));
   if (error?.hint) {
@@ -223,6 +226,8 @@ function resultRows(
   if (exp) rows.push(...wrap(exp.explain, width).map((left) => ({ left })), { left: "" });
   const mark = result.ok ? theme.symbols.correct : theme.symbols.wrong;
   const color = result.ok ? theme.status.success : theme.status.error;
+  if (result.prediction)
+    rows.push(...predictionRows(result.prediction, width, theme), { left: "" });
   rows.push(...wrap(`${mark} ${result.summary}`, width).map((left) => ({ left, color })));
   const exchange = result.exchange;
   if (exchange?.note)
@@ -234,6 +239,38 @@ function resultRows(
   for (const [key, value] of Object.entries(result.values))
     rows.push({ left: `${key}: ${String(value)}`, color: theme.text.secondary });
   return rows;
+}
+
+/** "You predicted 3 s. The answer: 2 s." with the question, for the inspector. */
+function predictionRows(
+  prediction: NonNullable<ExperimentResult["prediction"]>,
+  width: number,
+  theme: Theme,
+): InspectorRow[] {
+  const verdict = prediction.correct
+    ? `${theme.symbols.correct} You predicted ${prediction.chosen}: right.`
+    : `${theme.symbols.wrong} You predicted ${prediction.chosen}; the answer is ${prediction.answer}.`;
+  return [
+    ...wrap(`Prediction: ${prediction.prompt}`, width).map((left) => ({
+      left,
+      color: theme.text.secondary,
+    })),
+    ...wrap(verdict, width).map((left) => ({
+      left,
+      color: prediction.correct ? theme.status.success : theme.status.warning,
+      bold: true,
+    })),
+  ];
+}
+
+/** The short form for the notice line. */
+export function predictionVerdict(
+  prediction: NonNullable<ExperimentResult["prediction"]>,
+  theme: Theme,
+): string {
+  return prediction.correct
+    ? `${theme.symbols.correct} predicted ${prediction.chosen}, right`
+    : `${theme.symbols.wrong} predicted ${prediction.chosen}, it was ${prediction.answer}`;
 }
 
 function stateBadge(snapshot: LabSessionSnapshot, theme: Theme): { text: string; color?: string } {
@@ -316,7 +353,12 @@ export function labHeadRows(
     default:
       server = {
         label: "Server",
-        text: snapshot.state === "stopping" ? "stopping…" : "stopped",
+        text:
+          snapshot.state === "stopping"
+            ? "stopping…"
+            : snapshot.error
+              ? `stopped: ${snapshot.error.message}${snapshot.error.hint ? ` ${snapshot.error.hint}` : ""}`
+              : "stopped",
         color: theme.text.secondary,
       };
   }
@@ -364,6 +406,10 @@ export interface LabViewProps {
   /** The missions page, from `missionPageRows`; shown when `zoom` is "missions". */
   missionPage?: InspectorRow[];
   missionPageOffset?: number;
+  /** Which of the two takes the place below the log when they share it (`layout.shared`). */
+  below?: "workers" | "inspector";
+  /** The time the worker table and the timeline are drawn at. */
+  now?: number;
   /** Log lines scrolled up from the newest. */
   logOffset: number;
   inspectorOffset: number;
@@ -603,6 +649,64 @@ function InspectorPane({
   );
 }
 
+function workerStats(view: WorkersView): string {
+  const { live, busy, served, respawns, timeouts } = view.stats;
+  const parts = [`${live} live`, `${busy} busy`, `${served} served`];
+  if (respawns > 0) parts.push(plural(respawns, "respawn"));
+  if (timeouts > 0) parts.push(plural(timeouts, "timeout"));
+  return parts.join(" · ");
+}
+
+/** Lines the timeline wants below the table: a lane per worker, the axis and the legend. */
+const TIMELINE_MIN_LINES = 4;
+
+/** The worker table above the timeline when both fit, else the timeline alone. */
+function WorkersPane({
+  view,
+  lines,
+  focused,
+  width,
+  now,
+}: {
+  view: WorkersView | undefined;
+  lines: number;
+  focused: boolean;
+  width: number;
+  now: number;
+}) {
+  const theme = useTheme();
+  // The timeline comes first; the table joins when it fits whole beside most of the timeline.
+  const tableWanted = view ? view.rows.length + 1 : 0;
+  const timelineWanted = view ? view.lanes.length + 1 : 0;
+  const tableLines =
+    view && lines >= tableWanted + Math.min(timelineWanted, TIMELINE_MIN_LINES) ? tableWanted : 0;
+  const timelineLines = Math.max(0, lines - tableLines);
+  return (
+    <>
+      <Rule
+        title="Workers"
+        width={width}
+        focused={focused}
+        right={view ? workerStats(view) : undefined}
+      />
+      <Box flexDirection="column" height={lines} overflow="hidden">
+        {!view || view.rows.length === 0 ? (
+          <Text color={theme.text.secondary}>No worker has booted yet.</Text>
+        ) : (
+          <>
+            {tableLines > 0 && (
+              <WorkerTable rows={view.rows} now={now} width={width} height={tableLines} />
+            )}
+            {timelineLines > 0 && (
+              <Timeline lanes={view.lanes} now={now} width={width} height={timelineLines} />
+            )}
+          </>
+        )}
+      </Box>
+    </>
+  );
+}
+
 /** The lab: server state, where the files are, experiments, missions, log and inspector. */
 export function LabView({
   title,
@@ -620,6 +724,8 @@ export function LabView({
   inspectorOffset,
   missionPage = [],
   missionPageOffset = 0,
+  below = "workers",
+  now = Date.now(),
   layout,
   width,
   height,
@@ -643,7 +749,7 @@ export function LabView({
     notice = { text: `${theme.symbols.met} ${flash}`, color: theme.status.success, bold: true };
   } else if (snapshot.state === "failed") {
     notice = {
-      text: "The server is not running: press Esc to go back to the course map.",
+      text: "The server is not running: press s to start it again, or Esc to go back.",
       color: theme.status.error,
       bold: true,
     };
@@ -652,12 +758,13 @@ export function LabView({
     const mark = r.ok ? theme.symbols.correct : theme.symbols.wrong;
     const full = `${mark} ${experimentTitle(lab, r.experimentId)}: ${r.summary}`;
     const key = lab.experiments.find((e) => e.id === r.experimentId)?.key;
+    const verdict = r.prediction ? `${predictionVerdict(r.prediction, theme)} · ` : "";
     notice = {
       // The title is in the list and on the inspector; the result matters more when both don't fit.
       text:
-        full.length <= width || key === undefined
-          ? full
-          : `${mark} Experiment ${key}: ${r.summary}`,
+        `${verdict}${full}`.length <= width || key === undefined
+          ? `${verdict}${full}`
+          : `${verdict}${mark} Experiment ${key}: ${r.summary}`,
       color: r.ok ? undefined : theme.status.error,
     };
   } else {
@@ -695,6 +802,14 @@ export function LabView({
             lines={layout.zoomLines}
             focused
             width={width}
+          />
+        ) : zoom === "workers" ? (
+          <WorkersPane
+            view={snapshot.workers}
+            lines={layout.zoomLines}
+            focused
+            width={width}
+            now={now}
           />
         ) : (
           <InspectorPane
@@ -765,14 +880,25 @@ export function LabView({
         focused={focus === "log"}
         width={width}
       />
-      <InspectorPane
-        title={inspectorTitle}
-        rows={inspector}
-        offset={inspectorOffset}
-        lines={layout.inspectorLines}
-        focused={focus === "inspector"}
-        width={width}
-      />
+      {layout.workersLines > 0 && !(layout.shared && below === "inspector") && (
+        <WorkersPane
+          view={snapshot.workers}
+          lines={layout.workersLines}
+          focused={focus === "workers"}
+          width={width}
+          now={now}
+        />
+      )}
+      {!(layout.shared && below === "workers") && (
+        <InspectorPane
+          title={inspectorTitle}
+          rows={inspector}
+          offset={inspectorOffset}
+          lines={layout.inspectorLines}
+          focused={focus === "inspector"}
+          width={width}
+        />
+      )}
     </Box>
   );
 }

@@ -26,6 +26,8 @@ export interface LabLayoutInput {
   missionRows?: (missionsWidth: number) => number;
   /** Lines of the rows above the notice (a failure's message and hint wrap); 3 when absent. */
   headLines?: number;
+  /** The lab has a workers pane (a sandbox with a master and workers). */
+  workers?: boolean;
 }
 
 export interface LabLayout {
@@ -35,9 +37,19 @@ export interface LabLayout {
   missionsWidth: number;
   logLines: number;
   inspectorLines: number;
+  /** Lines of the workers pane; 0 for a lab without workers. */
+  workersLines: number;
+  /**
+   * True when the workers pane and the inspector take turns in one place below the log (the
+   * screen is too short for both), false when each has its own.
+   */
+  shared: boolean;
   /** Lines of a pane, or of the missions page, shown over the whole lab. */
   zoomLines: number;
 }
+
+/** Below this many lines for the panes, the workers and the inspector take turns. */
+const THREE_PANES_MIN = 20;
 
 /** Splits the lab screen between its parts; the rows never add up to more than `height`. */
 export function labLayout({
@@ -48,6 +60,7 @@ export function labLayout({
   missions,
   missionRows = () => missions,
   headLines = HEAD_LINES,
+  workers = false,
 }: LabLayoutInput): LabLayout {
   const experimentsWidth = Math.max(
     1,
@@ -61,13 +74,34 @@ export function labLayout({
   const wanted = Math.max(experiments, missions, missionRows(missionsWidth), 1);
   const listRows = Math.min(wanted, maxListRows);
   const rest = Math.max(0, available - listRows);
-  const logLines = Math.max(Math.min(MIN_LOG_LINES, rest), Math.floor(rest * 0.4));
+  const zoomLines = Math.max(0, height - LAB_ZOOM_FIXED_LINES);
+  if (workers && rest >= THREE_PANES_MIN) {
+    // One more rule line, for the workers pane's title.
+    const lines = rest - 1;
+    const logLines = Math.floor(lines * 0.25);
+    const workersLines = Math.floor(lines * 0.45);
+    return {
+      listRows,
+      experimentsWidth,
+      missionsWidth,
+      logLines,
+      workersLines,
+      inspectorLines: lines - logLines - workersLines,
+      shared: false,
+      zoomLines,
+    };
+  }
+  const share = workers ? 0.3 : 0.4;
+  const logLines = Math.max(Math.min(MIN_LOG_LINES, rest), Math.floor(rest * share));
+  const below = Math.max(0, rest - logLines);
   return {
     listRows,
     experimentsWidth,
     missionsWidth,
     logLines,
-    inspectorLines: Math.max(0, rest - logLines),
-    zoomLines: Math.max(0, height - LAB_ZOOM_FIXED_LINES),
+    inspectorLines: below,
+    workersLines: workers ? below : 0,
+    shared: workers === true,
+    zoomLines,
   };
 }

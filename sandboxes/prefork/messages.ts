@@ -1,0 +1,60 @@
+/** Messages between the master and its workers (their own IPC channel, never the lab's). */
+
+/** What a worker tells its master. */
+export type WorkerMessage =
+  | { t: "booted" }
+  | { t: "boot-failed" }
+  /** Sent only when the request blocks or waits: one answered at once goes straight to "done". */
+  | { t: "busy"; id: number; method: string; target: string; startedAt: number; remote: string }
+  | { t: "done"; served: number; request: DoneRequest }
+  | { t: "exiting"; reason: "max-requests" | "shutdown" | "reload" | "ttou" }
+  /** Messages that could wait a few milliseconds, sent together (one write under load). */
+  | { t: "batch"; messages: WorkerMessage[] };
+
+/** A finished request, as the master reports it to the lab and logs it (uWSGI). */
+export interface DoneRequest {
+  id: number;
+  time: string;
+  remote: string;
+  method: string;
+  target: string;
+  path: string;
+  version: string;
+  status: number;
+  reason: string;
+  requestHeaders: Record<string, string>;
+  responseHeaders: Record<string, string>;
+  bytes: number;
+  durationMs: number;
+  /** uWSGI's request line needs these. */
+  vars: number;
+  varsBytes: number;
+  headerCount: number;
+  headerBytes: number;
+  startedAt: number;
+}
+
+/** What a master tells a worker. The listening socket comes with `handle`. */
+export type MasterMessage =
+  | { t: "handle" }
+  | { t: "stop"; graceful: boolean; reason: "shutdown" | "reload" | "ttou" };
+
+/** The environment variable that makes the entry run as a worker, with its JSON settings. */
+export const WORKER_ENV = "LWS_PREFORK_WORKER";
+
+/** A worker's settings, passed in WORKER_ENV. */
+export interface WorkerSettings {
+  flavour: "gunicorn" | "uwsgi";
+  index: number;
+  workers: number;
+  host: string;
+  port: number;
+  directory?: string;
+  app: "demo" | "broken";
+  /** The greeting imported by the master (--preload, and uWSGI); absent: import in the worker. */
+  preloaded?: string;
+  maxRequests: number;
+  accessLog: boolean;
+  /** uWSGI --cache2: the master's cache folder and how many keys it holds. */
+  cache?: { folder: string; items: number };
+}
