@@ -418,7 +418,7 @@ function noAnswer(x: HttpExchange, ctx: ExperimentContext, seconds: number): str
   }
   return x.received.timedOut
     ? `No answer from ${hostPort(ctx)} within ${seconds} s. The server may be busy with another client: wait a moment and retry.`
-    : `The server on ${hostPort(ctx)} closed the connection without answering. Look at its log for the reason.`;
+    : `Empty reply: the server on ${hostPort(ctx)} closed the connection after ${(x.received.ms / 1000).toFixed(2)} s without sending a byte (curl says "Empty reply from server"). Look at its log for the reason.`;
 }
 
 function ms(n: number): number {

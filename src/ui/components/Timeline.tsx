@@ -265,8 +265,11 @@ export function Timeline({ lanes, now, width, height, windowMs }: TimelineProps)
   const visible = lanes
     .filter((lane) => lane.endedAt === undefined || lane.endedAt >= scale.start)
     .sort((a, b) => a.index - b.index || a.bootedAt - b.bootedAt);
-  // The axis goes before a lane does: when the lanes fill every line, every worker still shows.
-  const axis = visible.length !== height;
+  // The axis goes before a live lane does: when the live workers fill every line, each still
+  // shows (those that exited go first); with more live workers than lines, the axis says how
+  // many are left out.
+  const live = visible.filter((lane) => lane.endedAt === undefined).length;
+  const axis = visible.length < height || live > height;
   const room = axis ? Math.max(0, height - 1) : height;
   const drawn = pickLanes(visible, room);
   const hidden = visible.length - drawn.length;

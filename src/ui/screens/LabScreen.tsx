@@ -42,19 +42,14 @@ export function predictionQuestionRows(
 ): InspectorRow[] {
   const predict = exp.predict;
   if (!predict) return [];
-  const rows: InspectorRow[] = wrap(`${exp.key} ${exp.title}`, width).map((left) => ({
-    left,
-    color: theme.text.secondary,
-  }));
-  rows.push({ left: "" });
-  rows.push(...wrap(predict.prompt, width).map((left) => ({ left, bold: true })));
+  const rows: InspectorRow[] = wrap(predict.prompt, width).map((left) => ({ left, bold: true }));
   rows.push({ left: "" });
   for (const [i, choice] of predict.choices.entries())
     rows.push(...wrap(`${i + 1}  ${choice}`, width).map((left) => ({ left, color: theme.ui.key })));
   rows.push({ left: "" });
   rows.push(
     ...wrap(
-      "Then the experiment runs, and the workers pane and the result show what happened.",
+      "Then the experiment runs, and its result shows what happened beside your guess.",
       width,
     ).map((left) => ({ left, color: theme.text.secondary })),
   );
@@ -340,6 +335,7 @@ export function LabScreen({
         missionPage={missionPage}
         missionPageOffset={missionOffset}
         below={predicting ? "inspector" : focus === "log" ? below : focus}
+        inspectorTitle={predicting ? `Predict: ${predicting.key} ${predicting.title}` : undefined}
         now={now}
         layout={layout}
         width={width}

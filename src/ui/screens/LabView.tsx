@@ -406,6 +406,8 @@ export interface LabViewProps {
   /** The missions page, from `missionPageRows`; shown when `zoom` is "missions". */
   missionPage?: InspectorRow[];
   missionPageOffset?: number;
+  /** The inspector's title when the screen puts something of its own there (a question). */
+  inspectorTitle?: string;
   /** Which of the two takes the place below the log when they share it (`layout.shared`). */
   below?: "workers" | "inspector";
   /** The time the worker table and the timeline are drawn at. */
@@ -724,6 +726,7 @@ export function LabView({
   inspectorOffset,
   missionPage = [],
   missionPageOffset = 0,
+  inspectorTitle: asked,
   below = "workers",
   now = Date.now(),
   layout,
@@ -775,11 +778,12 @@ export function LabView({
   }
 
   const inspectorTitle =
-    snapshot.state === "failed"
+    asked ??
+    (snapshot.state === "failed"
       ? "What to do"
       : snapshot.lastResult
         ? `Inspector: ${experimentTitle(lab, snapshot.lastResult.experimentId)}`
-        : "Inspector";
+        : "Inspector");
   const header = (
     <Header title={`Lab · ${title}`} right={badge.text} rightColor={badge.color} width={width} />
   );

@@ -49,7 +49,7 @@ export interface LabLayout {
 }
 
 /** Below this many lines for the panes, the workers and the inspector take turns. */
-const THREE_PANES_MIN = 20;
+const THREE_PANES_MIN = 16;
 
 /** Splits the lab screen between its parts; the rows never add up to more than `height`. */
 export function labLayout({
