@@ -387,6 +387,271 @@ if (wanted("memory")) {
   rmSync(home, { recursive: true, force: true });
 }
 
+if (wanted("dev-reload")) {
+  // Reload latency as ../shared/reference/real-servers/scripts/reload_latency.py measures it:
+  // write the file, then request every few ms until the new body is served; a random pause
+  // between trials puts the save at a random phase of the stat reloader's poll.
+  const devReload = join(root, "dist", "sandboxes", "dev-reload.js");
+  // The reference measurements used Debian's python3 (Flask 2.2.2, Django 3.2.25).
+  const python = existsSync("/usr/bin/python3")
+    ? "/usr/bin/python3"
+    : hasCommand("python3")
+      ? "python3"
+      : undefined;
+  const hasFlask =
+    python !== undefined &&
+    spawnSync(python, ["-c", "import flask"], { stdio: "ignore" }).status === 0;
+  const hasDjango =
+    python !== undefined &&
+    spawnSync(python, ["-c", "import django"], { stdio: "ignore" }).status === 0;
+  const trials = Number(process.env.BENCH_RELOAD_TRIALS ?? 20);
+  const body = (port) =>
+    new Promise((resolve) => {
+      const req = request({ host: "127.0.0.1", port, path: "/", agent: false }, (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (d) => {
+          text += d;
+        });
+        res.on("end", () => resolve(text));
+      });
+      req.on("error", () => resolve(""));
+      req.on("close", () => resolve(""));
+      req.setTimeout(5000, () => req.destroy());
+      req.end();
+    });
+  const jsApp = (marker) => `export const routes = { "/": () => "${marker}" };\n`;
+  const flaskApp = (marker) =>
+    `from flask import Flask\napp = Flask(__name__)\n\n@app.route("/")\ndef index():\n    return "${marker}"\n`;
+  const djangoViews = (marker) =>
+    `from django.http import HttpResponse\n\ndef index(request):\n    return HttpResponse("${marker}")\n`;
+
+  async function reloadLatencies({ cmd, args, cwd, file, template, env = {} }) {
+    const port = await freePort();
+    writeFileSync(file, template("v0"));
+    const child = spawn(cmd, args(port), { cwd, stdio: "ignore", env: { ...process.env, ...env } });
+    const samples = [];
+    try {
+      const start = Date.now();
+      while (!(await body(port)).includes("v0")) {
+        if (Date.now() - start > 15000)
+          throw new Error(`${cmd} ${args(port).join(" ")} does not answer`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await new Promise((r) => setTimeout(r, 1500));
+      for (let i = 1; i <= trials; i++) {
+        const marker = `v${Date.now()}x${i}`;
+        writeFileSync(file, template(marker));
+        const t0 = performance.now();
+        while (!(await body(port)).includes(marker)) {
+          if (performance.now() - t0 > 10000) throw new Error("the new code never answered");
+          await new Promise((r) => setTimeout(r, 5));
+        }
+        samples.push(performance.now() - t0);
+        await new Promise((r) => setTimeout(r, 400 + Math.random() * 1000));
+      }
+    } finally {
+      await stopChild(child);
+    }
+    return samples;
+  }
+
+  const ours = (flavour, reloader) => {
+    const dir = mkdtempSync(join(tmpdir(), "lws-bench-dev-"));
+    return {
+      cmd: process.execPath,
+      args: (port) => [
+        devReload,
+        "--flavour",
+        flavour,
+        "--reloader",
+        reloader,
+        "--port",
+        String(port),
+        "--directory",
+        dir,
+      ],
+      cwd: dir,
+      file: join(dir, "app.mjs"),
+      template: jsApp,
+      dir,
+    };
+  };
+  const realFlask = () => {
+    const dir = mkdtempSync(join(tmpdir(), "lws-bench-flask-"));
+    return {
+      cmd: python,
+      args: (port) => ["-m", "flask", "--app", "app", "--debug", "run", "--port", String(port)],
+      cwd: dir,
+      file: join(dir, "app.py"),
+      template: flaskApp,
+      env: { PYTHONDONTWRITEBYTECODE: "1" },
+      dir,
+    };
+  };
+  const realDjango = () => {
+    const dir = mkdtempSync(join(tmpdir(), "lws-bench-django-"));
+    execFileSync(python, ["-m", "django", "startproject", "mysite", dir]);
+    writeFileSync(
+      join(dir, "mysite", "urls.py"),
+      `from django.urls import path\nfrom . import views\nurlpatterns = [path("", views.index)]\n`,
+    );
+    return {
+      cmd: python,
+      args: (port) => ["manage.py", "runserver", String(port)],
+      cwd: dir,
+      file: join(dir, "mysite", "views.py"),
+      template: djangoViews,
+      env: { PYTHONDONTWRITEBYTECODE: "1" },
+      dir,
+    };
+  };
+  const measure = async (setup) => {
+    try {
+      const samples = await reloadLatencies(setup);
+      const f = (x) => x.toFixed(0);
+      console.log(
+        `  ${setup.cmd === process.execPath ? "sandbox" : "real"} ${setup.args(0).slice(1, 5).join(" ")}: min ${f(Math.min(...samples))}  median ${f(median(samples))}  max ${f(Math.max(...samples))} ms  (n=${samples.length})`,
+      );
+      return median(samples);
+    } finally {
+      rmSync(setup.dir, { recursive: true, force: true });
+    }
+  };
+
+  // events reloader, side by side with the real Flask (stat: watchdog is not installed there).
+  const events = ours("flask", "events");
+  const eventsMedian = await measure(events);
+  report(
+    "dev-reload events reloader: save to new code answering (median)",
+    eventsMedian,
+    "ms",
+    undefined,
+    150,
+  );
+  let flaskMedian;
+  if (hasFlask) {
+    flaskMedian = await measure(realFlask());
+    report(
+      "dev-reload events reloader vs real flask --debug run (stat)",
+      eventsMedian,
+      "ms",
+      flaskMedian,
+      0.25,
+    );
+  }
+
+  // stat reloader (1 s polls), each flavour against its real server.
+  const statFlask = await measure(ours("flask", "stat"));
+  if (hasFlask) {
+    report(
+      "dev-reload stat reloader, flask flavour vs real Flask 2.2 (median)",
+      statFlask,
+      "ms",
+      flaskMedian,
+      1.2,
+    );
+    report(
+      "  same run, at least (informational: a busy machine slows Python's restart)",
+      statFlask,
+      "ms",
+      flaskMedian,
+    );
+  } else
+    report(
+      "dev-reload stat reloader, flask flavour (median; Flask not installed)",
+      statFlask,
+      "ms",
+    );
+  const statDjango = await measure(ours("django", "stat"));
+  if (hasDjango) {
+    const djangoMedian = await measure(realDjango());
+    report(
+      "dev-reload stat reloader, django flavour vs real Django 3.2 (median)",
+      statDjango,
+      "ms",
+      djangoMedian,
+      1.2,
+    );
+    report(
+      "  same run, at least (informational: a busy machine slows Python's restart)",
+      statDjango,
+      "ms",
+      djangoMedian,
+    );
+  } else
+    report(
+      "dev-reload stat reloader, django flavour (median; Django not installed)",
+      statDjango,
+      "ms",
+    );
+
+  // Within 20% of the medians in ../shared/reference/real-servers (an idle 2-core machine):
+  // flask-reload-latency-cli.txt 652 ms, django-reload-latency.txt 809 ms.
+  for (const [name, value, reference] of [
+    ["flask", statFlask, 652],
+    ["django", statDjango, 809],
+  ]) {
+    report(
+      `dev-reload stat reloader, ${name} flavour vs the reference transcript, at most`,
+      value,
+      "ms",
+      reference,
+      1.2,
+    );
+    report(
+      `dev-reload stat reloader, ${name} flavour vs the reference transcript, at least`,
+      value,
+      "ms",
+      reference,
+      0.8,
+      "higher",
+    );
+  }
+
+  // Idle CPU of parent + app child, stat polling every second included.
+  const dir = mkdtempSync(join(tmpdir(), "lws-bench-idle-"));
+  writeFileSync(join(dir, "app.mjs"), jsApp("idle"));
+  const port = await freePort();
+  const idle = spawn(process.execPath, [devReload, "--port", String(port), "--directory", dir], {
+    stdio: "ignore",
+  });
+  await waitForBody(port, "idle", body);
+  await new Promise((r) => setTimeout(r, 1000));
+  const ticks = () =>
+    [idle.pid, ...childPids(idle.pid)].reduce((sum, pid) => {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+        const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+        return sum + Number(fields[11]) + Number(fields[12]);
+      } catch {
+        return sum;
+      }
+    }, 0);
+  const before = ticks();
+  const idleSeconds = 5;
+  await new Promise((r) => setTimeout(r, idleSeconds * 1000));
+  const used = ticks() - before;
+  await stopChild(idle);
+  rmSync(dir, { recursive: true, force: true });
+  // /proc counts in clock ticks of 1/100 s on Linux.
+  report(
+    "dev-reload idle CPU (parent + app child, stat reloader)",
+    (used / 100 / idleSeconds) * 100,
+    "% of a core",
+    undefined,
+    2,
+  );
+}
+
+async function waitForBody(port, text, body) {
+  const start = Date.now();
+  while (!(await body(port)).includes(text)) {
+    if (Date.now() - start > 10000) throw new Error(`no answer on port ${port}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 const over = results.filter((r) => r.ok === false);
 console.log(over.length ? `\n${over.length} over budget` : "\nall budgets met");
 process.exitCode = over.length ? 1 : 0;

@@ -37,6 +37,7 @@ await Promise.all([
     ...common,
     entryPoints: {
       "sandboxes/static": "sandboxes/static/main.ts",
+      "sandboxes/dev-reload": "sandboxes/dev-reload/main.ts",
       "sandboxes/prefork": "sandboxes/prefork/main.ts",
     },
     outdir,
@@ -46,6 +47,8 @@ chmodSync(`${outdir}cli.js`, 0o755);
 const workspaces = [
   ["static", "demo-site"],
   ["prefork", "wsgi-app"],
+  ["dev-reload", "flask-app"],
+  ["dev-reload", "django-app"],
 ];
 for (const [sandbox, name] of workspaces) {
   const template = fileURLToPath(new URL(`../sandboxes/${sandbox}/${name}`, import.meta.url));

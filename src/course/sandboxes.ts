@@ -4,7 +4,7 @@
  */
 export const SANDBOX_OPTIONS = {
   static: ["threading"],
-  "dev-reload": [],
+  "dev-reload": ["reloader", "interval", "reload", "threading", "app"],
   prefork: [
     "workers",
     "timeout",

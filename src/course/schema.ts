@@ -109,7 +109,7 @@ export const missionSchema = z.strictObject({
   title: z.string().min(1).max(70),
   hint: z.string().min(1),
   when: z.strictObject({
-    event: z.enum(["request", "listening", "error", "experiment", "worker", "signal"]),
+    event: z.enum(["request", "listening", "error", "experiment", "worker", "signal", "reload"]),
     from: z.enum(["learner", "lab", "any"]).default("any"),
     match: z.record(z.string(), matcherSchema).default({}),
     count: z.number().int().min(1).default(1),
