@@ -65,7 +65,11 @@ export class ImportFailure extends Error {
   }
 }
 
-export const BUILT_IN_GREETING = "Hello from a prefork worker!";
+/** app.py's GREETING when there is no greeting.txt. */
+export const BUILT_IN_GREETING = "Hello from a WSGI app!";
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the line breaks str.splitlines() knows
+const SPLITLINES = /\r\n|[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]/;
 
 /** The module-level constant the demo app reads once, when it is imported. */
 export function importGreeting(directory: string | undefined, app: "demo" | "broken"): string {
@@ -80,8 +84,10 @@ RuntimeError: this app fails when it is imported
   }
   if (!directory) return BUILT_IN_GREETING;
   try {
-    const text = readFileSync(join(directory, "greeting.txt"), "utf8").trim();
-    return text === "" ? BUILT_IN_GREETING : text.slice(0, 200);
+    // app.py: GREETING_FILE.read_text().splitlines()[0], the first line as it is.
+    const text = readFileSync(join(directory, "greeting.txt"), "utf8");
+    const first = text.split(SPLITLINES)[0] ?? "";
+    return first === "" ? BUILT_IN_GREETING : first.slice(0, 200);
   } catch {
     return BUILT_IN_GREETING;
   }
@@ -141,13 +147,13 @@ export function burnCpu(ms: number): number {
   return x;
 }
 
-/** parse_qs for the few keys the app reads: the first value of each key. */
+/** parse_qs for the few keys the app reads: the first value of each key, blank values dropped. */
 export function parseQuery(query: string): Map<string, string> {
   const out = new Map<string, string>();
   for (const part of query.split("&")) {
     if (part === "") continue;
     const eq = part.indexOf("=");
-    if (eq <= 0) continue;
+    if (eq < 0 || eq === part.length - 1) continue;
     const decode = (s: string) => {
       try {
         return decodeURIComponent(s.replace(/\+/g, " "));
@@ -161,16 +167,15 @@ export function parseQuery(query: string): Map<string, string> {
   return out;
 }
 
-/** The `ms` parameter, capped at MAX_MS; undefined when it is not a number. */
-function millis(query: Map<string, string>, fallback: number): number | undefined {
-  const text = query.get("ms");
-  if (text === undefined) return fallback;
-  const n = Number(text);
-  if (text.trim() === "" || !Number.isFinite(n) || n < 0) return undefined;
-  return Math.min(Math.floor(n), MAX_MS);
+/**
+ * The `ms` parameter as app.py's number() reads it: `max(0, int(text))`, the default when int()
+ * refuses the text; capped at MAX_MS here so that a lab cannot block a worker for hours.
+ */
+function millis(query: Map<string, string>, fallback: number): number {
+  const text = (query.get("ms") ?? "").trim();
+  if (!/^[+-]?\d+(_\d+)*$/.test(text)) return fallback;
+  return Math.min(Math.max(0, Number(text.replace(/_/g, ""))), MAX_MS);
 }
-
-const BAD_MS = `ms must be a number of milliseconds from 0 to ${MAX_MS}\n`;
 
 /** repr() of an environ value as Python prints it. */
 export function environRepr(value: EnvironValue): string {
@@ -182,17 +187,18 @@ export function environRepr(value: EnvironValue): string {
 }
 
 /**
- * The environ as the app saw it: one `KEY: repr(value)` line per key, sorted, the way
- * `for k, v in sorted(environ.items()): print(f"{k}: {v!r}")` prints it.
+ * The environ as the app saw it: one `KEY = repr(value)` line per key, sorted, as app.py's
+ * `"\\n".join(f"{k} = {v!r}" for k, v in sorted(environ.items())) + "\\n"` gives it.
  */
 export function renderEnviron(environ: Environ): string {
   return Object.keys(environ)
     .sort()
-    .map((key) => `${key}: ${environRepr(environ[key] as EnvironValue)}\n`)
+    .map((key) => `${key} = ${environRepr(environ[key] as EnvironValue)}\n`)
     .join("");
 }
 
-const TEXT: Headers = [["Content-Type", "text/plain"]];
+/** app.py's text(): every answer is UTF-8 text. */
+const TEXT: Headers = [["Content-Type", "text/plain; charset=utf-8"]];
 
 function reply(start: StartResponse, status: string, text: string): Uint8Array[] {
   const body = Buffer.from(text, "utf8");
@@ -205,7 +211,12 @@ function hardExit(): never {
   process.exit(1);
 }
 
-/** The demo app, its greeting already imported (a module-level constant). */
+/** The line app.py prints (to its stdout, flushed) when a process imports it. */
+export function importedLine(pid: number, greeting: string): string {
+  return `[app.py imported in pid ${pid}: ${pyRepr(greeting)}]\n`;
+}
+
+/** The demo app (python/app.py), its greeting already imported (a module-level constant). */
 export function demoApp(greeting: string, runtime: Runtime): WsgiApp {
   return (environ, start) => {
     const path = String(environ.PATH_INFO ?? "/");
@@ -215,15 +226,13 @@ export function demoApp(greeting: string, runtime: Runtime): WsgiApp {
         return reply(start, "200 OK", `${greeting}\npid=${runtime.pid}\n`);
       case "/slow": {
         const ms = millis(query, 1000);
-        if (ms === undefined) return reply(start, "400 Bad Request", BAD_MS);
         blockingSleep(ms);
-        return reply(start, "200 OK", `slept ${ms} ms in pid=${runtime.pid}\n`);
+        return reply(start, "200 OK", `slept ${ms} ms pid=${runtime.pid}\n`);
       }
       case "/cpu": {
-        const ms = millis(query, 1000);
-        if (ms === undefined) return reply(start, "400 Bad Request", BAD_MS);
+        const ms = millis(query, 200);
         burnCpu(ms);
-        return reply(start, "200 OK", `burned ${ms} ms of CPU in pid=${runtime.pid}\n`);
+        return reply(start, "200 OK", `burned ${ms} ms of CPU pid=${runtime.pid}\n`);
       }
       case "/hang":
         for (;;) blockingSleep(1000);
@@ -231,11 +240,12 @@ export function demoApp(greeting: string, runtime: Runtime): WsgiApp {
         return hardExit();
       case "/environ":
         return reply(start, "200 OK", renderEnviron(environ));
-      case "/cache/set":
-      case "/cache/get":
-        return cacheRoute(path, query, start, runtime);
       default:
-        return reply(start, "404 Not Found", `Not Found: ${path}\n`);
+        if (path.startsWith("/cache/")) {
+          const answer = cacheRoute(path, query, start, runtime);
+          if (answer) return answer;
+        }
+        return reply(start, "404 Not Found", `no route ${path}\n`);
     }
   };
 }
@@ -245,23 +255,21 @@ function cacheRoute(
   query: Map<string, string>,
   start: StartResponse,
   runtime: Runtime,
-): Uint8Array[] {
+): Uint8Array[] | undefined {
   if (!runtime.cacheGet || !runtime.cacheSet) {
-    return reply(start, "404 Not Found", "no cache: start uWSGI with --cache2 name=mycache\n");
+    return reply(start, "501 Not Implemented", "needs uWSGI with --cache2\n");
   }
   if (path === "/cache/set") {
     const keys = [...query.keys()].slice(0, 20);
     for (const key of keys) runtime.cacheSet(key, (query.get(key) ?? "").slice(0, 4096));
-    const list = `[${keys.map((k) => pyRepr(k)).join(", ")}]`;
-    return reply(start, "200 OK", `set ${list} in pid ${runtime.pid}\n`);
+    // sorted(query): Python orders str by code point, as a plain comparison of code points does.
+    const sorted = keys.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const list = `[${sorted.map((k) => pyRepr(k)).join(", ")}]`;
+    return reply(start, "200 OK", `set ${list} pid=${runtime.pid}\n`);
   }
-  const key = query.get("k");
-  if (key === undefined) return reply(start, "400 Bad Request", "usage: /cache/get?k=KEY\n");
+  if (path !== "/cache/get") return undefined;
+  const key = query.get("k") ?? "greeting";
   const value = runtime.cacheGet(key);
   const shown = value === null ? "None" : `b${pyRepr(value)}`;
-  return reply(
-    start,
-    "200 OK",
-    `${key}=${shown} exists=${value !== null ? "True" : "None"} (read by pid ${runtime.pid})\n`,
-  );
+  return reply(start, "200 OK", `${key}=${shown} pid=${runtime.pid}\n`);
 }

@@ -4,7 +4,7 @@ import { exposureWarning, isLoopback, resolveBindHost, urlHost } from "../shared
 import { flushEvents, onControl, onParentGone, sendEvent } from "../shared/ipc.js";
 import { bindErrorEvent } from "../shared/listen.js";
 import type { MasterSignal, WorkerExitReason, WorkerState } from "../shared/protocol.js";
-import { ImportFailure, importGreeting } from "./app.js";
+import { ImportFailure, importedLine, importGreeting } from "./app.js";
 import { FolderCache } from "./cache.js";
 import type { Config } from "./config.js";
 import { gunicornLine } from "./flavours/logging.js";
@@ -92,6 +92,8 @@ export class Master {
     if (this.gunicorn && c.preload) {
       try {
         this.preloaded = importGreeting(c.directory, c.app);
+        // --preload: app.py is imported here, in the master, and prints its line once.
+        process.stdout.write(importedLine(this.pid, this.preloaded));
       } catch (err) {
         const tb = err instanceof ImportFailure ? err.traceback : String(err);
         return this.fatal(tb, this.bootFailedEvent(), 1);
@@ -185,10 +187,13 @@ export class Master {
         harakiri: c.timeout,
         cache: c.cache2,
         masterPid: this.pid,
+        cwd: this.workingDirectory(),
       }),
     );
     try {
       this.preloaded = importGreeting(c.directory, c.app);
+      // uWSGI points the app's stdout at its log (stderr): app.py's line lands among its own.
+      this.say(importedLine(this.pid, this.preloaded));
       this.say(uwsgiAppReady(this.pid));
     } catch (err) {
       const tb = err instanceof ImportFailure ? err.traceback : String(err);
@@ -206,6 +211,11 @@ export class Master {
       );
     }
     return true;
+  }
+
+  /** Where uwsgi would say it runs: the app's folder, as if started from there. */
+  private workingDirectory(): string {
+    return this.config.directory ?? process.cwd();
   }
 
   private bootFailedEvent() {
@@ -650,7 +660,7 @@ export class Master {
       this.say(`worker ${w.index} buried after 1 seconds`);
     if (this.stopping) return;
     this.say("binary reloading uWSGI...");
-    this.say(`chdir() to ${process.cwd()}`);
+    this.say(`chdir() to ${this.workingDirectory()}`);
     this.say("closing all non-uwsgi socket fds > 2 (max_fd = 20000)...");
     this.say(`found fd 4 mapped to socket 0 (${this.config.host}:${this.port})`);
     this.say("running /usr/bin/uwsgi-core");

@@ -1,13 +1,14 @@
 import { readSync, writeSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { hostname } from "node:os";
-import { httpDateNow } from "../shared/python.js";
+import { httpDateNow, pyRepr } from "../shared/python.js";
 import {
   demoApp,
   type Environ,
   exitIfOrphaned,
   type Headers,
   ImportFailure,
+  importedLine,
   importGreeting,
   nap,
   onBeforeBlocking,
@@ -20,9 +21,18 @@ import { FolderCache } from "./cache.js";
 import { accessTime, gunicornLine } from "./flavours/logging.js";
 import type { DoneRequest, MasterMessage, WorkerMessage, WorkerSettings } from "./messages.js";
 
-/** Request line and headers together may not be longer than this. */
-const MAX_HEAD = 16384;
+/** Gunicorn's limit_request_line, limit_request_fields and limit_request_field_size. */
+const LIMIT_REQUEST_LINE = 4094;
 const MAX_HEADERS = 100;
+const LIMIT_FIELD_SIZE = 8190;
+/** Gunicorn's max_buffer_headers: request line and headers together may not be longer. */
+const MAX_HEAD = MAX_HEADERS * (LIMIT_FIELD_SIZE + 2) + 4;
+/** Gunicorn's sync worker reads the socket this many bytes at a time. */
+const READ_CHUNK = 8192;
+/** uWSGI's --buffer-size: the request's variables (the uwsgi packet) must fit in it. */
+const UWSGI_BUFFER_SIZE = 4096;
+/** Gunicorn's TOKEN_RE: what a method or a header name may be made of. */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9a-zA-Z]+$/;
 const MAX_BODY = 1024 * 1024;
 /** A client that has not sent a whole request by then is dropped (slowloris). */
 const READ_TIMEOUT_MS = 30000;
@@ -41,28 +51,60 @@ interface ParsedHead {
   bodyStart: number;
 }
 
-/** Parses the request line and headers; a string is the reason the request is bad. */
-function parseHead(buf: Buffer, end: number): ParsedHead | string {
+/** The request line, or the message Gunicorn 20.1's parse_request_line fails with. */
+function parseRequestLine(
+  line: string,
+  gunicorn: boolean,
+): Pick<ParsedHead, "method" | "target" | "version"> | string {
+  const first = line.indexOf(" ");
+  const second = first < 0 ? -1 : line.indexOf(" ", first + 1);
+  if (second < 0) return `Invalid Request Line '${`Invalid HTTP request line: ${pyRepr(line)}`}'`;
+  const method = line.slice(0, first);
+  const target = line.slice(first + 1, second);
+  const versionText = line.slice(second + 1);
+  if (!TOKEN.test(method)) return `Invalid Method '${`Invalid HTTP method: ${pyRepr(method)}`}'`;
+  // uWSGI's router takes any third word as the protocol, passes the method on as written and
+  // answers in that protocol; Gunicorn wants HTTP/x.y, upper-cases the method and answers
+  // "HTTP/%s.%s" of the two numbers it read.
+  if (!gunicorn) return /\s/.test(versionText) ? "" : { method, target, version: versionText };
+  const v = /^HTTP\/(\d+)\.(\d+)$/.exec(versionText);
+  if (!v) return `Invalid HTTP Version '${`Invalid HTTP Version: ${pyRepr(versionText)}`}'`;
+  return { method: method.toUpperCase(), target, version: `HTTP/${Number(v[1])}.${Number(v[2])}` };
+}
+
+/**
+ * Parses the request line and headers as Gunicorn 20.1 does; a string is the message of its
+ * 400 page. (uWSGI's router drops a request it cannot parse without a word.)
+ */
+function parseHead(buf: Buffer, end: number, gunicorn: boolean): ParsedHead | string {
   const text = buf.subarray(0, end).toString("latin1");
   const lines = text.split("\r\n");
-  const requestLine = lines.shift() ?? "";
-  const m = /^([A-Z!#$%&'*+.^_`|~0-9-]+) (\S+) (HTTP\/1\.[01])$/.exec(requestLine);
-  if (!m) return `Invalid HTTP request line: ${JSON.stringify(requestLine.slice(0, 100))}`;
-  if (lines.length > MAX_HEADERS) return "Too many headers";
+  const requestLine = parseRequestLine(lines.shift() ?? "", gunicorn);
+  if (typeof requestLine === "string") return requestLine;
   const headers: [string, string][] = [];
-  for (const line of lines) {
+  while (lines.length > 0) {
+    // Gunicorn's limits; uWSGI's is on the request's variables as a whole (see respond).
+    if (gunicorn && headers.length >= MAX_HEADERS)
+      return "Error parsing headers: 'limit request headers fields'";
+    const line = lines.shift() ?? "";
+    let size = line.length + 2;
     const colon = line.indexOf(":");
-    if (colon <= 0 || /[\s]/.test(line.slice(0, colon)))
-      return `Invalid header: ${JSON.stringify(line.slice(0, 100))}`;
-    headers.push([line.slice(0, colon), line.slice(colon + 1).trim()]);
+    if (colon <= 0) return `Invalid HTTP Header: ${pyRepr(line)}`;
+    const name = line.slice(0, colon);
+    if (gunicorn && !TOKEN.test(name))
+      return `Invalid HTTP header name: ${pyRepr(name.toUpperCase())}`;
+    const value = [line.slice(colon + 1).replace(/^[ \t]+/, "")];
+    while (lines[0]?.startsWith(" ") || lines[0]?.startsWith("\t")) {
+      const more = lines.shift() ?? "";
+      size += more.length + 2;
+      value.push(more.replace(/^[ \t]+|[ \t]+$/g, ""));
+    }
+    if (gunicorn && size > LIMIT_FIELD_SIZE)
+      return "Error parsing headers: 'limit request headers fields size'";
+    const joined = value.join(" ");
+    headers.push([name, gunicorn ? joined : joined.trim()]);
   }
-  return {
-    method: m[1] ?? "GET",
-    target: m[2] ?? "/",
-    version: m[3] ?? "HTTP/1.1",
-    headers,
-    bodyStart: end + 4,
-  };
+  return { ...requestLine, headers, bodyStart: end + 4 };
 }
 
 let dateSecond = 0;
@@ -112,23 +154,46 @@ function sendSoon(message: WorkerMessage): void {
   else flushTimer ??= setTimeout(flush, BATCH_MS);
 }
 
-/** A whole request, or the error it gets instead. */
+/**
+ * A whole request, or the error it gets instead (with the head when Gunicorn had parsed it far
+ * enough to write an access-log line for it).
+ */
 type Reading =
   | { head: ParsedHead; body: Buffer; extra: boolean }
-  | { status: number; detail: string };
+  | { status: number; detail: string; head?: ParsedHead };
 
-/** What the bytes received so far amount to; undefined while more are needed. */
-function examine(buffered: Buffer): Reading | undefined {
+/**
+ * What the bytes received so far amount to; undefined while more are needed. Gunicorn reads
+ * the request line first, READ_CHUNK bytes at a time, and judges it as soon as it ends.
+ */
+function examine(buffered: Buffer, gunicorn: boolean): Reading | undefined {
+  const firstRead = buffered.subarray(0, READ_CHUNK);
+  const lineEnd = firstRead.indexOf("\r\n");
+  const lineSize =
+    lineEnd >= 0 ? lineEnd : firstRead.length - 2 > LIMIT_REQUEST_LINE ? firstRead.length : 0;
+  // uWSGI has no such limit: its own is on the variables the request makes (see respond).
+  if (gunicorn && lineSize > LIMIT_REQUEST_LINE) {
+    return {
+      status: 400,
+      detail: `Request Line is too large (${lineSize} > ${LIMIT_REQUEST_LINE})`,
+    };
+  }
+  if (gunicorn && lineEnd >= 0) {
+    const line = parseRequestLine(firstRead.subarray(0, lineEnd).toString("latin1"), true);
+    if (typeof line === "string") return { status: 400, detail: line };
+  }
   const headEnd = buffered.indexOf("\r\n\r\n");
   if (headEnd < 0 ? buffered.length > MAX_HEAD : headEnd > MAX_HEAD)
-    return { status: 400, detail: "Request header fields too large" };
+    return { status: 400, detail: "Error parsing headers: 'max buffer headers'" };
   if (headEnd < 0) return undefined;
-  const head = parseHead(buffered, headEnd);
+  const head = parseHead(buffered, headEnd, gunicorn);
   if (typeof head === "string") return { status: 400, detail: head };
-  const lengthText = head.headers.find(([k]) => k.toLowerCase() === "content-length")?.[1];
-  const length = lengthText === undefined ? 0 : Number(lengthText);
-  if (!Number.isInteger(length) || length < 0)
-    return { status: 400, detail: "Invalid Content-Length" };
+  const lengths = head.headers.filter(([k]) => k.toLowerCase() === "content-length");
+  const lengthText = lengths[0]?.[1];
+  // Gunicorn refuses a Content-Length that is not digits, or given twice; uWSGI reads it as 0.
+  if (gunicorn && (lengths.length > 1 || (lengthText !== undefined && !/^\d+$/.test(lengthText))))
+    return { status: 400, detail: "Invalid HTTP Header: 'CONTENT-LENGTH'", head };
+  const length = lengthText !== undefined && /^\d+$/.test(lengthText) ? Number(lengthText) : 0;
   if (length > MAX_BODY) return { status: 413, detail: "Request body too large" };
   const bodyEnd = head.bodyStart + length;
   if (buffered.length < bodyEnd) return undefined;
@@ -139,9 +204,20 @@ function examine(buffered: Buffer): Reading | undefined {
   };
 }
 
+/** html.escape(text, quote=True). */
+function htmlEscape(text: string): string {
+  return text
+    .replace(/&/g, "&amp;")
+    .replace(/</g, "&lt;")
+    .replace(/>/g, "&gt;")
+    .replace(/"/g, "&quot;")
+    .replace(/'/g, "&#x27;");
+}
+
+/** Gunicorn's util.write_error: its HTML page, the message escaped. */
 function errorResponse(status: number, detail: string): Buffer {
   const text = STATUS_TEXT[status];
-  const body = `<html><head><title>${text}</title></head><body><h1><p>${text}</p></h1>${detail.replace(/[<>&]/g, "")}</body></html>`;
+  const body = `<html>\n  <head>\n    <title>${text}</title>\n  </head>\n  <body>\n    <h1><p>${text}</p></h1>\n    ${htmlEscape(detail)}\n  </body>\n</html>\n`;
   return Buffer.from(
     `HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/html\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
     "latin1",
@@ -234,7 +310,7 @@ const chunk = Buffer.allocUnsafe(65536);
  * Reads one request as a sync worker's recv() does: the worker does nothing else meanwhile.
  * Undefined when the client goes away or has not sent a whole request within READ_TIMEOUT_MS.
  */
-function readRequest(fd: number): Reading | undefined {
+function readRequest(fd: number, gunicorn: boolean): Reading | undefined {
   let buffered = Buffer.alloc(0);
   const patience = new Patience(READ_TIMEOUT_MS);
   for (;;) {
@@ -249,7 +325,7 @@ function readRequest(fd: number): Reading | undefined {
     patience.progress();
     const got = Buffer.from(chunk.subarray(0, n));
     buffered = buffered.length === 0 ? got : Buffer.concat([buffered, got]);
-    const reading = examine(buffered);
+    const reading = examine(buffered, gunicorn);
     if (reading) return reading;
   }
 }
@@ -293,7 +369,12 @@ export function runWorker(settings: WorkerSettings): void {
 
   let greeting: string;
   try {
-    greeting = settings.preloaded ?? importGreeting(settings.directory, settings.app);
+    if (settings.preloaded !== undefined) greeting = settings.preloaded;
+    else {
+      greeting = importGreeting(settings.directory, settings.app);
+      // app.py's print(..., flush=True) at import, on the worker's own stdout.
+      process.stdout.write(importedLine(pid, greeting));
+    }
   } catch (err) {
     const traceback = err instanceof ImportFailure ? err.traceback : String(err);
     if (gunicorn) {
@@ -358,11 +439,13 @@ export function runWorker(settings: WorkerSettings): void {
       orphanChecked = performance.now();
     }
     const fd = client.fd;
-    const reading = readRequest(fd);
+    const reading = readRequest(fd, gunicorn);
     if (reading) {
+      // uWSGI's router closes a request it cannot parse without an answer.
       const answered =
         "status" in reading
-          ? writeAll(fd, errorResponse(reading.status, reading.detail))
+          ? refuse(reading, handlePeer(client).address) &&
+            writeAll(fd, errorResponse(reading.status, reading.detail))
           : respond(handlePeer(client), reading.head, reading.body, (bytes) => writeAll(fd, bytes));
       if (answered && ("status" in reading || reading.extra)) drain(fd);
     }
@@ -393,17 +476,44 @@ export function runWorker(settings: WorkerSettings): void {
     const timer = setTimeout(() => finish(), READ_TIMEOUT_MS);
     const onData = (data: Buffer) => {
       buffered = buffered.length === 0 ? data : Buffer.concat([buffered, data]);
-      const reading = examine(buffered);
+      const reading = examine(buffered, gunicorn);
       if (!reading) return;
       finish(() => {
-        if ("status" in reading) socket.end(errorResponse(reading.status, reading.detail));
-        else respond(socketPeer(socket), reading.head, reading.body, (bytes) => socket.end(bytes));
+        if ("status" in reading) {
+          if (refuse(reading, socketPeer(socket).address))
+            socket.end(errorResponse(reading.status, reading.detail));
+          else socket.destroy();
+        } else if (
+          !respond(socketPeer(socket), reading.head, reading.body, (bytes) => socket.end(bytes))
+        ) {
+          socket.destroy();
+        }
       });
     };
     socket.on("data", onData);
     socket.once("end", () => finish());
     socket.once("close", () => finish());
     socket.resume();
+  }
+
+  /** Gunicorn's access-log line. */
+  function accessLine(remote: string, head: ParsedHead, code: number, size: number): void {
+    if (!gunicorn || !settings.accessLog) return;
+    const header = (name: string) =>
+      head.headers.find(([k]) => k.toLowerCase() === name)?.[1] ?? "-";
+    process.stdout.write(
+      `${remote} - - [${accessTime()}] "${head.method} ${head.target} ${head.version}" ${code} ${size} "${header("referer")}" "${header("user-agent")}"\n`,
+    );
+  }
+
+  /**
+   * A request that could not be parsed: true when Gunicorn answers it with its 400 page (and
+   * logs it when it got as far as the request line and headers); uWSGI's router just closes.
+   */
+  function refuse(reading: { status: number; head?: ParsedHead }, remote: string): boolean {
+    if (!gunicorn) return false;
+    if (reading.head) accessLine(remote, reading.head, reading.status, 0);
+    return true;
   }
 
   /** Runs the app on one request, hands the response to `deliver`, then reports it. */
@@ -423,12 +533,28 @@ export function runWorker(settings: WorkerSettings): void {
       announced = true;
       send({ t: "busy", id, method: head.method, target: head.target, startedAt, remote });
     });
+    const environ = buildEnviron(settings, head, body, peer);
+    const cgi = gunicorn
+      ? []
+      : (Object.entries(environ).filter(([k, v]) => typeof v === "string" && !k.includes(".")) as [
+          string,
+          string,
+        ][]);
+    const varsBytes = cgi.reduce((n, [k, v]) => n + k.length + Buffer.byteLength(v) + 4, 0);
+    if (!gunicorn && varsBytes > UWSGI_BUFFER_SIZE) {
+      // The router's packet is too big for the worker's buffer: it is skipped, unanswered.
+      // ...and the router, finding the worker gone, logs the reset with the request's Host.
+      const key = head.headers.find(([k]) => k.toLowerCase() === "host")?.[1] ?? hostname();
+      process.stderr.write(
+        `invalid request block size: ${varsBytes} (max ${UWSGI_BUFFER_SIZE})...skip\n[uwsgi-http key: ${key} client_addr: ${remote} client_port: ${peer.port}] hr_instance_read(): Connection reset by peer [plugins/http/http.c line 647]\n`,
+      );
+      return false;
+    }
     served++;
     if (settings.maxRequests > 0 && served >= settings.maxRequests) {
       exitReason = "max-requests";
       if (gunicorn) log("INFO", "Autorestarting worker after current request.");
     }
-    const environ = buildEnviron(settings, head, body, peer);
     let status = "500 Internal Server Error";
     let headers: Headers = [];
     const startResponse = (s: string, h: Headers) => {
@@ -443,29 +569,18 @@ export function runWorker(settings: WorkerSettings): void {
       headers = [["Content-Type", "text/plain"]];
       chunks = [Buffer.from("Internal Server Error")];
     }
-    const statusLine = `HTTP/1.1 ${status}\r\n`;
+    // Both servers answer in the version the request line named (HTTP/1.0 gets HTTP/1.0).
+    const statusLine = `${head.version} ${status}\r\n`;
     const serverHeaders = gunicorn
       ? `Server: gunicorn\r\nDate: ${dateHeader()}\r\nConnection: close\r\n`
       : "";
     const appHeaders = headers.map(([k, v]) => `${k}: ${v}\r\n`).join("");
     const headText = `${statusLine}${serverHeaders}${appHeaders}\r\n`;
-    const bodyBytes = head.method === "HEAD" ? [] : chunks;
+    // Neither Gunicorn 20.1's sync worker nor uWSGI drops the body of a HEAD: the app's is sent.
     const size = chunks.reduce((n, c) => n + c.length, 0);
-    const delivered = deliver(Buffer.concat([Buffer.from(headText, "latin1"), ...bodyBytes]));
+    const delivered = deliver(Buffer.concat([Buffer.from(headText, "latin1"), ...chunks]));
     const code = Number(status.slice(0, 3));
-    const header = (name: string) =>
-      head.headers.find(([k]) => k.toLowerCase() === name)?.[1] ?? "-";
-    if (gunicorn && settings.accessLog) {
-      process.stdout.write(
-        `${remote} - - [${accessTime()}] "${head.method} ${head.target} ${head.version}" ${code} ${size} "${header("referer")}" "${header("user-agent")}"\n`,
-      );
-    }
-    const cgi = gunicorn
-      ? []
-      : (Object.entries(environ).filter(([k, v]) => typeof v === "string" && !k.includes(".")) as [
-          string,
-          string,
-        ][]);
+    accessLine(remote, head, code, size);
     const request: DoneRequest = {
       id,
       time: new Date(startedAt).toISOString(),
@@ -481,7 +596,7 @@ export function runWorker(settings: WorkerSettings): void {
       bytes: size,
       durationMs: Math.round((performance.now() - started) * 1000) / 1000,
       vars: cgi.length * 2,
-      varsBytes: cgi.reduce((n, [k, v]) => n + k.length + Buffer.byteLength(v) + 4, 0),
+      varsBytes,
       headerCount: headers.length,
       headerBytes: Buffer.byteLength(statusLine) + Buffer.byteLength(appHeaders) + 2,
       startedAt,
@@ -527,11 +642,10 @@ export function buildEnviron(
   const remotePort = String(peer.port);
   let env: Environ;
   const gunicorn = settings.flavour === "gunicorn";
-  const host = head.headers.find(([k]) => k.toLowerCase() === "host")?.[1];
   if (gunicorn) {
-    const [name, port] = host
-      ? [host.replace(/:\d+$/, ""), /:(\d+)$/.exec(host)?.[1] ?? "80"]
-      : [settings.host, String(settings.port)];
+    // On a TCP socket Gunicorn takes SERVER_NAME and SERVER_PORT from the address it listens
+    // on; the Host header is read only for a Unix socket.
+    const [name, port] = [settings.host, String(settings.port)];
     env = {
       REQUEST_METHOD: head.method,
       "wsgi.errors": new PyObject(

@@ -451,6 +451,13 @@ function crossCheckLab(source: YamlSource): LineMessage[] {
     ...duplicates(source, "experiments", "id", "experiment ids must be unique"),
     ...duplicates(source, "missions", "id", "mission ids must be unique"),
   ];
+  const edit = valueAt(source.data, ["edit"]);
+  if (typeof edit === "string" && escapesWorkspace(edit)) {
+    found.push({
+      line: source.lineOf(["edit"]),
+      message: `edit: ${describe(edit)} must be a path inside the workspace (relative, without "..")`,
+    });
+  }
   const experiments = valueAt(source.data, ["experiments"]);
   const restarts: Path[] = [];
   if (Array.isArray(experiments)) {

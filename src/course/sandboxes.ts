@@ -45,6 +45,9 @@ export const RESERVED_FLAGS: readonly string[] = [
 /** Sandboxes with a master that takes signals and worker processes (`signal`, `kill-worker`, `burst.workers`). */
 export const WORKER_SANDBOXES: readonly SandboxName[] = ["prefork"];
 
+/** Sandboxes with a reloader that reports each reload. */
+export const RELOAD_SANDBOXES: readonly SandboxName[] = ["dev-reload"];
+
 export function sandboxOptions(sandbox: string): readonly string[] {
   return Object.hasOwn(SANDBOX_OPTIONS, sandbox) ? SANDBOX_OPTIONS[sandbox as SandboxName] : [];
 }

@@ -36,6 +36,8 @@ export const actionSchema = z.discriminatedUnion("kind", [
     body: z.string().optional(),
     useLastModifiedFrom: z.string().startsWith("/").optional(),
     timeoutMs: z.number().int().min(500).max(60_000).optional(),
+    /** "empty": the lesson expects the server to close the connection without answering. */
+    expect: z.enum(["response", "empty"]).default("response"),
   }),
   z.strictObject({
     kind: z.literal("raw"),
@@ -129,6 +131,8 @@ export const labSchema = z.strictObject({
       "a workspace is named like an id: lower-case letters, digits and dashes (a folder of the sandbox's)",
     )
     .optional(),
+  /** The workspace file `e` opens in the learner's editor (relative, inside the workspace). */
+  edit: z.string().min(1).optional(),
   intro: z.string().min(1),
   experiments: z.array(experimentSchema).min(1).max(9),
   missions: z.array(missionSchema).min(1),

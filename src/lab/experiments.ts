@@ -136,7 +136,7 @@ export function describeError(err: unknown, ctx: ExperimentContext): string {
   const where = hostPort(ctx);
   switch (code) {
     case "ECONNREFUSED":
-      return `Nothing is listening on ${where} (connection refused). The sandbox may have stopped: start the lab again and retry.`;
+      return `Nothing is listening on ${where} (connection refused): the server is restarting or has stopped. Look at its log; if it stopped, press s to start it again.`;
     case "ETIMEDOUT":
       return `No answer from ${where} in time. The server may be busy with another client: wait a moment and retry.`;
     case "ECONNRESET":
@@ -463,10 +463,25 @@ async function requestAction(
   const exchange: Exchange = { request: x.request, response: x.shown, ...(note ? { note } : {}) };
   if (!x.head) {
     const empty = x.received.data.length === 0 && !x.received.timedOut;
-    const result = failed(id, noAnswer(x, ctx, timeoutMs / 1000), exchange);
-    return empty
-      ? { ...result, values: { status: 0, empty: true, ms: ms(x.received.ms) } }
-      : result;
+    if (!empty) return failed(id, noAnswer(x, ctx, timeoutMs / 1000), exchange);
+    const values: Values = { status: 0, empty: true, ms: ms(x.received.ms) };
+    if (action.expect !== "empty") return { ...failed(id, noAnswer(x, ctx, 0), exchange), values };
+    return {
+      experimentId: id,
+      ok: true,
+      summary: `Empty reply, as expected: the server closed the connection after ${seconds(x.received.ms)} without sending a byte`,
+      exchange,
+      values,
+    };
+  }
+  if (action.expect === "empty") {
+    return {
+      experimentId: id,
+      ok: false,
+      summary: `An empty reply was expected, but the server answered: ${x.head.statusLine}`,
+      exchange,
+      values: { status: x.head.status, empty: false, ms: ms(x.received.ms) },
+    };
   }
   const values: Values = { status: x.head.status, bytes: x.body.length, ms: ms(x.received.ms) };
   const summary = `${x.head.statusLine}: ${x.body.length} bytes of body in ${Math.round(x.received.ms)} ms`;

@@ -6,12 +6,13 @@ import type {
   SignalControl,
 } from "../../sandboxes/shared/protocol.js";
 import { safeText } from "../course/control.js";
-import { WORKER_SANDBOXES } from "../course/sandboxes.js";
+import { RELOAD_SANDBOXES, WORKER_SANDBOXES } from "../course/sandboxes.js";
 import type { Experiment, Mission } from "../course/schema.js";
 import { sandboxAssets } from "../paths.js";
 import { type ExperimentContext, runExperiment, toExperimentEvent } from "./experiments.js";
 import { MissionTracker } from "./missions.js";
 import { optionFlags } from "./options.js";
+import { ReloadModel } from "./reloads.js";
 import { type SandboxProcess, SandboxStartError, startSandbox } from "./supervisor.js";
 import type {
   ExperimentResult,
@@ -21,6 +22,7 @@ import type {
   LabSessionSnapshot,
   LogLine,
   MissionStatus,
+  ReloadsView,
   SandboxState,
   WorkersView,
 } from "./types.js";
@@ -97,6 +99,8 @@ export class LabSession implements LabSessionApi {
   readonly #hub = new EventHub();
   readonly #workerModel: WorkerModel | undefined;
   #workersView: WorkersView | undefined;
+  readonly #reloadModel: ReloadModel | undefined;
+  #reloadsView: ReloadsView | undefined;
   /** Until when an exit of the sandbox is the one a stopping signal asked for, and which. */
   #expectedExit: { until: number; signal: string } | undefined;
   #running: LabSessionSnapshot["running"];
@@ -113,6 +117,7 @@ export class LabSession implements LabSessionApi {
     this.#opts = opts;
     this.#options = { ...opts.lab.options };
     if (WORKER_SANDBOXES.includes(opts.lab.sandbox)) this.#workerModel = new WorkerModel();
+    if (RELOAD_SANDBOXES.includes(opts.lab.sandbox)) this.#reloadModel = new ReloadModel();
     this.#tracker = new MissionTracker(opts.lab.missions, this.#alreadyMet());
     this.#missions = this.#missionStatus();
     this.#snap = this.#build();
@@ -146,9 +151,17 @@ export class LabSession implements LabSessionApi {
       requests: this.#requests,
       missions: this.#missions,
       ...(this.#running ? { running: this.#running } : {}),
+      ...(this.#queue.length > 0 ? { queued: this.#queue.map((q) => q.exp.key) } : {}),
       ...(this.#lastResult ? { lastResult: this.#lastResult } : {}),
       ...(this.#workerModel ? { workers: this.#workers(this.#workerModel) } : {}),
+      ...(this.#reloadModel ? { reloads: this.#reloads(this.#reloadModel) } : {}),
     };
+  }
+
+  #reloads(model: ReloadModel): ReloadsView {
+    if (this.#reloadsView?.version === model.version) return this.#reloadsView;
+    this.#reloadsView = { rows: model.reloads(), stats: model.stats(), version: model.version };
+    return this.#reloadsView;
   }
 
   #workers(model: WorkerModel): WorkersView {
@@ -288,6 +301,11 @@ export class LabSession implements LabSessionApi {
       this.#workerModel.reset();
       this.#changed(false);
     }
+    if (this.#reloadModel) {
+      // The latencies stay: a lab restarts its server to switch reloaders, then compares them.
+      this.#reloadModel.resetKeepingSamples();
+      this.#changed(false);
+    }
     proc.on("log", (line) => this.#log(line.stream, line.text));
     proc.on("event", (event) => this.#onEvent(event));
     proc.on("exit", (code, signal) => this.#onExit(proc, code, signal));
@@ -322,6 +340,7 @@ export class LabSession implements LabSessionApi {
       this.#expectedExit = { until: Date.now() + EXPECTED_EXIT_MS, signal: event.signal };
     }
     if (this.#workerModel?.push(event)) this.#changed(false);
+    if (this.#reloadModel?.push(event)) this.#changed(false);
     this.#hub.push(event);
     this.#track(event);
   }
@@ -466,7 +485,10 @@ export class LabSession implements LabSessionApi {
     if (!exp) return Promise.resolve(undefined);
     if (!this.#running) return this.#runNow(exp, guess);
     if (this.#queue.length >= MAX_QUEUED) return Promise.resolve(undefined);
-    return new Promise((resolve) => this.#queue.push({ exp, guess, resolve }));
+    return new Promise((resolve) => {
+      this.#queue.push({ exp, guess, resolve });
+      this.#changed(true);
+    });
   }
 
   #next(): void {

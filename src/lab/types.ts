@@ -2,6 +2,7 @@ import type { RequestEvent, SandboxEvent } from "../../sandboxes/shared/protocol
 import type { SandboxName } from "../course/sandboxes.js";
 import type { Experiment, Lab, Mission } from "../course/schema.js";
 import type { ProgressStore } from "../progress/store.js";
+import type { ReloadRow, ReloadStats } from "./reloads.js";
 import type { WorkerLane, WorkerRow, WorkerStats } from "./workers.js";
 
 export type SandboxState = "starting" | "listening" | "stopping" | "stopped" | "failed";
@@ -92,9 +93,22 @@ export interface LabSessionSnapshot {
   requests: RequestEvent[];
   missions: MissionStatus[];
   running?: { experimentId: string; progress?: ExperimentProgress };
+  /** Keys of the experiments waiting for the running one, in order. */
+  queued?: number[];
   lastResult?: ExperimentResult;
   /** Present for sandboxes with a master and workers. */
   workers?: WorkersView;
+  /** Present for sandboxes with a reloader. */
+  reloads?: ReloadsView;
+}
+
+/** A development server's reloads as the lab sees them from the sandbox's events. */
+export interface ReloadsView {
+  /** Oldest first. */
+  rows: ReloadRow[];
+  /** Latency per reloader, kept across restarts of the sandbox (e.g. to switch reloaders). */
+  stats: ReloadStats;
+  version: number;
 }
 
 export type { Experiment };

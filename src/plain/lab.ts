@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import { safeText } from "../course/control.js";
 import type { Lesson } from "../course/schema.js";
 import { optionWords } from "../lab/options.js";
@@ -179,13 +180,23 @@ export async function runLab(ctx: PlainContext, lesson: Lesson): Promise<void> {
     const range = `${Math.min(...keys)}-${Math.max(...keys)}`;
     for (;;) {
       const workers = lab.sandbox === "prefork" ? ", w: workers" : "";
+      const editable = lab.edit ? ", e: the file to edit" : "";
       const answer = (
         await io.ask(
-          `Lab [${range}: run an experiment, m: missions${workers}, s: start again, h: overview, b: back]:`,
+          `Lab [${range}: run an experiment, m: missions${workers}${editable}, s: start again, h: overview, b: back]:`,
         )
       ).toLowerCase();
       if (answer === "b" || answer === "q" || answer === "back") return;
       if (answer === "") continue;
+      if (answer === "e" && lab.edit) {
+        const workspace = session.snapshot().workspace;
+        io.say(
+          workspace
+            ? `Open ${join(workspace, lab.edit)} in your editor, change it and save: the log shows what the server does.`
+            : "The workspace is not ready yet.",
+        );
+        continue;
+      }
       if (answer === "w" && workers) {
         io.say(workerLines(session.snapshot()).join("\n"));
         continue;

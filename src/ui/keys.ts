@@ -33,7 +33,8 @@ export type KeyAction =
   | "choose"
   | "answer"
   | "retake"
-  | "start";
+  | "start"
+  | "edit";
 
 type KeyName =
   | "up"
@@ -276,7 +277,15 @@ export const KEY_BINDINGS: readonly KeyBinding[] = [
     label: "1-9",
     description: "run that experiment (some ask for your prediction first)",
     status: "run",
-    when: ["overview", "zoomed"],
+    when: ["overview", "zoomed", "stopped"],
+  },
+  {
+    scope: "lab",
+    action: "edit",
+    keys: [{ char: "e" }],
+    label: "e",
+    description: "open the lab's file in your editor ($VISUAL or $EDITOR)",
+    when: ["overview", "zoomed", "stopped"],
   },
   {
     scope: "lab",
@@ -284,7 +293,8 @@ export const KEY_BINDINGS: readonly KeyBinding[] = [
     keys: [{ char: "s" }],
     label: "s",
     description: "start the server again after it stopped",
-    when: ["overview", "zoomed"],
+    status: "start",
+    when: ["stopped"],
   },
   {
     scope: "lab",
@@ -370,7 +380,7 @@ export const KEY_BINDINGS: readonly KeyBinding[] = [
     description: "stop the server and go back to the map",
     status: "back",
     statusLabel: "Esc",
-    when: ["overview"],
+    when: ["overview", "stopped"],
   },
   {
     scope: "lab",

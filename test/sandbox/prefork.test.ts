@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { WorkerEvent } from "../../sandboxes/shared/protocol.js";
-import { get, header, raw, sleep } from "./helpers.js";
+import { get, header, type Parsed, parse, raw, sleep } from "./helpers.js";
 import { alive, type Prefork, pidOf, removePreforkEntry, startPrefork } from "./prefork-helpers.js";
 
 const started: Prefork[] = [];
@@ -52,6 +52,11 @@ describe("prefork sandbox, gunicorn flavour: serving", () => {
     expect(lineCount(err, "[INFO] Booting worker with pid: ")).toBe(3);
     for (const pid of p.liveWorkers())
       expect(err).toContain(`[${pid}] [INFO] Booting worker with pid: ${pid}`);
+    // app.py prints a line on stdout when it is imported: here once in each worker.
+    await p.waitFor(() => lineCount(p.stdout(), "[app.py imported in pid ") === 3);
+    for (const pid of p.liveWorkers())
+      expect(p.stdout()).toContain(`[app.py imported in pid ${pid}: 'Hello from a WSGI app!']\n`);
+    expect(p.stdout()).not.toContain(`imported in pid ${p.pid}:`);
 
     const pids: number[] = [];
     for (let i = 0; i < 30; i++) {
@@ -81,7 +86,7 @@ describe("prefork sandbox, gunicorn flavour: serving", () => {
     expect(r.body.toString()).toMatch(/^.+\npid=\d+\n$/);
     await p.waitFor(() => /"GET \/ HTTP\/1\.1" 200 \d+ "-" "curl\/7\.88\.1"\n/.test(p.stdout()));
     expect(p.stdout()).toMatch(
-      /^127\.0\.0\.1 - - \[\d\d\/[A-Z][a-z]{2}\/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\] "GET \/ HTTP\/1\.1" 200 \d+ "-" "-"\n/,
+      /^(\[app\.py imported in pid \d+: '.*'\]\n){3}127\.0\.0\.1 - - \[\d\d\/[A-Z][a-z]{2}\/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\] "GET \/ HTTP\/1\.1" 200 \d+ "-" "-"\n/,
     );
   });
 
@@ -89,23 +94,24 @@ describe("prefork sandbox, gunicorn flavour: serving", () => {
     const r = await get(p.port, "/environ?a=1&b=%20", "X-Test: yes\r\n");
     const text = r.body.toString();
     for (const key of [
-      "REQUEST_METHOD: 'GET'",
-      "SCRIPT_NAME: ''",
-      "PATH_INFO: '/environ'",
-      "QUERY_STRING: 'a=1&b=%20'",
-      "SERVER_NAME: 'x'",
-      "SERVER_PORT: '80'",
-      "SERVER_PROTOCOL: 'HTTP/1.1'",
-      "HTTP_X_TEST: 'yes'",
-      "RAW_URI: '/environ?a=1&b=%20'",
-      "REMOTE_ADDR: '127.0.0.1'",
-      "SERVER_SOFTWARE: 'gunicorn/20.1.0'",
-      "wsgi.version: (1, 0)",
-      "wsgi.url_scheme: 'http'",
-      "wsgi.multithread: False",
-      "wsgi.multiprocess: True",
-      "wsgi.run_once: False",
-      "wsgi.input_terminated: True",
+      "REQUEST_METHOD = 'GET'",
+      "SCRIPT_NAME = ''",
+      "PATH_INFO = '/environ'",
+      "QUERY_STRING = 'a=1&b=%20'",
+      // Gunicorn names the address it listens on, whatever the Host header says.
+      "SERVER_NAME = '127.0.0.1'",
+      `SERVER_PORT = '${p.port}'`,
+      "SERVER_PROTOCOL = 'HTTP/1.1'",
+      "HTTP_X_TEST = 'yes'",
+      "RAW_URI = '/environ?a=1&b=%20'",
+      "REMOTE_ADDR = '127.0.0.1'",
+      "SERVER_SOFTWARE = 'gunicorn/20.1.0'",
+      "wsgi.version = (1, 0)",
+      "wsgi.url_scheme = 'http'",
+      "wsgi.multithread = False",
+      "wsgi.multiprocess = True",
+      "wsgi.run_once = False",
+      "wsgi.input_terminated = True",
     ]) {
       expect(text).toContain(`${key}\n`);
     }
@@ -116,18 +122,18 @@ describe("prefork sandbox, gunicorn flavour: serving", () => {
       "wsgi.errors",
       "wsgi.file_wrapper",
     ]) {
-      expect(text).toMatch(new RegExp(`^${key.replace(".", "\\.")}: `, "m"));
+      expect(text).toMatch(new RegExp(`^${key.replace(".", "\\.")} = `, "m"));
     }
     const keys = text
       .trim()
       .split("\n")
-      .map((l) => l.slice(0, l.indexOf(":")));
+      .map((l) => l.slice(0, l.indexOf(" = ")));
     expect(keys).toEqual([...keys].sort());
     const post = await raw(
       p.port,
       "POST /environ HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello",
     );
-    expect(post.bytes.toString()).toContain("CONTENT_LENGTH: '5'\nCONTENT_TYPE: 'text/plain'\n");
+    expect(post.bytes.toString()).toContain("CONTENT_LENGTH = '5'\nCONTENT_TYPE = 'text/plain'\n");
   });
 
   it("queues like sync workers: 6 requests of 600 ms on 3 workers take about 1.2 s", async () => {
@@ -194,7 +200,9 @@ describe("prefork sandbox, gunicorn flavour: serving", () => {
     const garbage = await raw(p.port, Buffer.from([0, 1, 2, 255, 254, 13, 10, 13, 10]));
     expect(garbage.bytes.toString()).toMatch(/^HTTP\/1\.1 400 Bad Request/);
     const huge = await raw(p.port, `GET / HTTP/1.1\r\nX-Big: ${"a".repeat(70000)}\r\n\r\n`);
-    expect(huge.bytes.toString()).toMatch(/^HTTP\/1\.1 400 /);
+    expect(huge.bytes.toString()).toContain(
+      "\n    Error parsing headers: &#x27;limit request headers fields size&#x27;\n",
+    );
     for (const target of [
       "/slow?ms=abc",
       "/slow?ms=-5",
@@ -216,6 +224,88 @@ describe("prefork sandbox, gunicorn flavour: serving", () => {
     slow.destroy();
     expect(p.liveWorkers().sort()).toEqual(before);
     expect(p.stderr()).not.toContain("Worker exiting");
+  });
+
+  it("answers as app.py does on gunicorn 20.1: headers, bodies, HTTP/1.0, HEAD", async () => {
+    const expectText = (r: Parsed, statusLine: string, body: RegExp) => {
+      expect(r.statusLine).toBe(statusLine);
+      expect(r.headers.map(([k]) => k)).toEqual([
+        "Server",
+        "Date",
+        "Connection",
+        "Content-Type",
+        "Content-Length",
+      ]);
+      expect(header(r, "Content-Type")).toBe("text/plain; charset=utf-8");
+      expect(header(r, "Content-Length")).toBe(String(r.body.length));
+      expect(r.body.toString()).toMatch(body);
+    };
+    expectText(await get(p.port, "/"), "HTTP/1.1 200 OK", /^Hello from a WSGI app!\npid=\d+\n$/);
+    expectText(await get(p.port, "/slow?ms=3"), "HTTP/1.1 200 OK", /^slept 3 ms pid=\d+\n$/);
+    expectText(await get(p.port, "/slow?ms=-5"), "HTTP/1.1 200 OK", /^slept 0 ms pid=\d+\n$/);
+    expectText(await get(p.port, "/cpu?ms=5"), "HTTP/1.1 200 OK", /^burned 5 ms of CPU pid=\d+\n$/);
+    expectText(await get(p.port, "/nope"), "HTTP/1.1 404 Not Found", /^no route \/nope\n$/);
+    for (const target of ["/cache/set?greeting=hi", "/cache/get?k=greeting"]) {
+      expectText(
+        await get(p.port, target),
+        "HTTP/1.1 501 Not Implemented",
+        /^needs uWSGI with --cache2\n$/,
+      );
+    }
+    // Gunicorn answers in the request's version, and sends the app's body even to a HEAD.
+    const old = parse((await raw(p.port, "GET / HTTP/1.0\r\n\r\n")).bytes);
+    expectText(old, "HTTP/1.0 200 OK", /^Hello from a WSGI app!\npid=\d+\n$/);
+    await p.waitFor(() => /"GET \/ HTTP\/1\.0" 200 \d+ "-" "-"\n/.test(p.stdout()));
+    const headReply = parse((await raw(p.port, "HEAD / HTTP/1.1\r\nHost: x\r\n\r\n")).bytes);
+    expectText(headReply, "HTTP/1.1 200 OK", /^Hello from a WSGI app!\npid=\d+\n$/);
+  });
+
+  it("refuses junk with gunicorn's own 400 page, as the real one words it", async () => {
+    const page = (message: string) => {
+      const body = `<html>\n  <head>\n    <title>Bad Request</title>\n  </head>\n  <body>\n    <h1><p>Bad Request</p></h1>\n    ${message}\n  </body>\n</html>\n`;
+      return `HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: text/html\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+    };
+    const cases: [string, string][] = [
+      // limit_request_line is 4094; the line is judged on the first 8192 bytes read.
+      [
+        `GET /${"a".repeat(9000)} HTTP/1.1\r\nHost: x\r\n\r\n`,
+        "Request Line is too large (8192 &gt; 4094)",
+      ],
+      [`GET /${"a".repeat(5000)} HTTP/1.1\r\n\r\n`, "Request Line is too large (5014 &gt; 4094)"],
+      [
+        "garbage\r\n\r\n",
+        "Invalid Request Line &#x27;Invalid HTTP request line: &#x27;garbage&#x27;&#x27;",
+      ],
+      [
+        "GET /\r\n\r\n",
+        "Invalid Request Line &#x27;Invalid HTTP request line: &#x27;GET /&#x27;&#x27;",
+      ],
+      [
+        "GET / HTTP/1.x\r\n\r\n",
+        "Invalid HTTP Version &#x27;Invalid HTTP Version: &#x27;HTTP/1.x&#x27;&#x27;",
+      ],
+      ["GET / HTTP/1.1\r\nBad Header\r\n\r\n", "Invalid HTTP Header: &#x27;Bad Header&#x27;"],
+      ["GET / HTTP/1.1\r\nBad Name: x\r\n\r\n", "Invalid HTTP header name: &#x27;BAD NAME&#x27;"],
+      [
+        "GET / HTTP/1.1\r\nContent-Length: abc\r\n\r\n",
+        "Invalid HTTP Header: &#x27;CONTENT-LENGTH&#x27;",
+      ],
+    ];
+    for (const [request, message] of cases) {
+      expect((await raw(p.port, request)).bytes.toString("latin1")).toBe(page(message));
+    }
+    // Only the bad Content-Length came far enough for an access-log line, as in gunicorn.
+    await p.waitFor(() => /"GET \/ HTTP\/1\.1" 400 0 "-" "-"\n/.test(p.stdout()));
+    expect(p.stdout().match(/" 400 0 /g)).toHaveLength(1);
+    // An HTTP/0.9 line is refused as soon as it ends, without waiting for headers.
+    const early = await raw(p.port, "GET /\r\n", { end: false, timeoutMs: 2000 });
+    expect(early.error).toBeUndefined();
+    expect(early.bytes.toString("latin1")).toBe(
+      page("Invalid Request Line &#x27;Invalid HTTP request line: &#x27;GET /&#x27;&#x27;"),
+    );
+    // Lower-case methods and other HTTP versions are served, as gunicorn serves them.
+    const lower = parse((await raw(p.port, "get / HTTP/2.0\r\n\r\n")).bytes);
+    expect(lower.statusLine).toBe("HTTP/2.0 200 OK");
   });
 
   it("sends events the lab accepts: listening, worker states, requests", async () => {
@@ -420,6 +510,12 @@ describe("prefork sandbox, gunicorn flavour: timeouts, recycling, code loading",
         ...(preload ? ["--preload", "on"] : []),
       ]);
       expect((await get(p.port, "/")).body.toString()).toMatch(/^Hello, version one\npid=/);
+      // app.py's import line: once in the master with --preload, else once in each worker.
+      const imported = (pid: number, text: string) =>
+        `[app.py imported in pid ${pid}: '${text}']\n`;
+      const first = preload ? [p.pid] : p.liveWorkers();
+      await p.waitFor(() => lineCount(p.stdout(), "[app.py imported") === first.length);
+      for (const pid of first) expect(p.stdout()).toContain(imported(pid, "Hello, version one"));
       writeFileSync(join(dir, "greeting.txt"), "Hello, version two\n");
       const old = p.liveWorkers();
       p.child.kill("SIGHUP");
@@ -430,6 +526,12 @@ describe("prefork sandbox, gunicorn flavour: timeouts, recycling, code loading",
       );
       const body = (await get(p.port, "/")).body.toString();
       expect(body).toContain(preload ? "Hello, version one" : "Hello, version two");
+      if (preload) expect(lineCount(p.stdout(), "[app.py imported")).toBe(1);
+      else {
+        await p.waitFor(() => lineCount(p.stdout(), "[app.py imported") === 4);
+        for (const pid of p.liveWorkers())
+          expect(p.stdout()).toContain(imported(pid, "Hello, version two"));
+      }
       await p.stop();
       rmSync(dir, { recursive: true, force: true });
     });

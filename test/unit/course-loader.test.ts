@@ -65,7 +65,7 @@ describe("failing fixture packs report file:line: message", () => {
 
   it("unknown fields, with a suggestion for a near miss", async () => {
     expect(await lines("unknown-field")).toEqual([
-      'unknown-field/one/lab.yaml:3: unknown field "colour" (expected one of: sandbox, flavour, options, workspace, intro, experiments, missions)',
+      'unknown-field/one/lab.yaml:3: unknown field "colour" (expected one of: sandbox, flavour, options, workspace, edit, intro, experiments, missions)',
       'unknown-field/one/lab.yaml:12: experiments[1]: missing field "title" (expected text)',
       'unknown-field/one/lab.yaml:14: experiments[1]: unknown field "titel" (did you mean "title"?)',
     ]);

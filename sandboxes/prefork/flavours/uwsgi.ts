@@ -9,13 +9,15 @@ export function uwsgiBanner(options: {
   harakiri: number;
   cache?: string;
   masterPid: number;
+  /** The working directory shown: the app's folder when one is given. */
+  cwd: string;
 }): string {
   const lines = [
     `*** Starting uWSGI 2.0.21-debian (64bit) on [${asctime()}] ***`,
     "compiled with version: 12.2.0 on 19 May 2023 13:59:29",
     `nodename: ${hostname()}`,
     `detected number of CPU cores: ${cpus().length}`,
-    `current working directory: ${process.cwd()}`,
+    `current working directory: ${options.cwd}`,
     "detected binary path: /usr/bin/uwsgi-core",
   ];
   if (options.harakiri > 0) {

@@ -1,8 +1,11 @@
+import { join } from "node:path";
+import { useStdin, useStdout } from "ink";
 import { useEffect, useRef, useState } from "react";
 import type { Experiment, Lesson } from "../../course/schema.js";
 import type { LabSessionSnapshot } from "../../lab/types.js";
 import type { ProgressStore } from "../../progress/store.js";
 import { ScreenFrame, STATUS_BAR_LINES } from "../components/ScreenFrame.js";
+import { openInEditor } from "../editor.js";
 import { useKeys } from "../hooks/use-keys.js";
 import { type CreateLabSession, FLASH_MS, useLabSession } from "../hooks/use-lab-session.js";
 import { clamp, wrap } from "../text.js";
@@ -56,9 +59,15 @@ export function predictionQuestionRows(
   return rows;
 }
 
-/** The clock the workers pane is drawn with: fast while something runs, slow when idle. */
+/** The clock the live view is drawn with: fast while something runs, slow when idle. */
 function fastClock(snapshot: LabSessionSnapshot): boolean {
-  return (snapshot.workers?.stats.busy ?? 0) > 0 || snapshot.running !== undefined;
+  const restarting = snapshot.reloads?.rows.at(-1)?.state;
+  return (
+    (snapshot.workers?.stats.busy ?? 0) > 0 ||
+    snapshot.running !== undefined ||
+    restarting === "detecting" ||
+    restarting === "restarting"
+  );
 }
 
 function useClock(active: boolean, fast: boolean): number {
@@ -100,15 +109,12 @@ export function LabScreen({
       ...(host !== undefined ? { host } : {}),
     }),
   );
-  const hasWorkers = snapshot.workers !== undefined;
-  const [focus, setFocus] = useState<LabPane>(hasWorkers ? "workers" : "inspector");
-  // What the place below the log showed last, when the workers and the inspector share it.
-  const [below, setBelow] = useState<"workers" | "inspector">("workers");
+  const hasView = snapshot.workers !== undefined || snapshot.reloads !== undefined;
+  const [focus, setFocus] = useState<LabPane>(hasView ? "view" : "inspector");
+  // What the place below the log showed last, when the live view and the inspector share it.
+  const [below, setBelow] = useState<"view" | "inspector">("view");
   const [predicting, setPredicting] = useState<Experiment>();
-  const now = useClock(
-    hasWorkers && isActive && snapshot.state === "listening",
-    fastClock(snapshot),
-  );
+  const now = useClock(hasView && isActive && snapshot.state === "listening", fastClock(snapshot));
   const [zoom, setZoom] = useState<LabZoom>();
   const [confirming, setConfirming] = useState(false);
   const [message, setMessage] = useState<LabMessage>();
@@ -141,9 +147,11 @@ export function LabScreen({
     missions: snapshot.missions.length,
     missionRows: missionRowsWanted(snapshot.missions, theme),
     headLines: head.length,
-    workers: hasWorkers,
+    view: hasView,
   });
-  const zoomedOn = (pane: LabZoom) => zoom === pane;
+  // A question for a prediction is shown over the whole lab, so every choice fits.
+  const shownZoom: LabZoom | undefined = predicting ? "inspector" : zoom;
+  const zoomedOn = (pane: LabZoom) => shownZoom === pane;
   const logLines = zoomedOn("log") ? layout.zoomLines : layout.logLines;
   const inspectorLines = zoomedOn("inspector") ? layout.zoomLines : layout.inspectorLines;
   const logs = snapshot.logs;
@@ -192,6 +200,23 @@ export function LabScreen({
     }
   };
 
+  const { stdin } = useStdin();
+  const { stdout } = useStdout();
+  const edit = () => {
+    const workspace = snapshot.workspace;
+    if (!lab.edit || !workspace) {
+      say({
+        text: "This lab has no file of its own to edit; the Files row says where its files are.",
+      });
+      return;
+    }
+    const outcome = openInEditor(join(workspace, lab.edit), { stdin, stdout });
+    say({
+      text: `${outcome.ok ? theme.symbols.correct : theme.symbols.wrong} ${outcome.message}`,
+      color: outcome.ok ? theme.status.success : theme.status.error,
+    });
+  };
+
   const run = (key: number, guess?: number) => {
     // The experiment's progress and result take the notice line from an older message.
     clearTimeout(messageTimer.current);
@@ -199,8 +224,17 @@ export function LabScreen({
     void session.runExperiment(key, guess).catch(() => undefined);
   };
 
-  const focusOrder: LabPane[] = hasWorkers ? ["workers", "inspector", "log"] : ["inspector", "log"];
-  const state = confirming ? "confirm" : predicting ? "predict" : zoom ? "zoomed" : "overview";
+  const focusOrder: LabPane[] = hasView ? ["view", "inspector", "log"] : ["inspector", "log"];
+  const serverDown = snapshot.state === "stopped" || snapshot.state === "failed";
+  const state = confirming
+    ? "confirm"
+    : predicting
+      ? "predict"
+      : zoom
+        ? "zoomed"
+        : serverDown
+          ? "stopped"
+          : "overview";
   useKeys(
     "lab",
     ({ action, digit }) => {
@@ -235,21 +269,18 @@ export function LabScreen({
           const exp = lab.experiments.find((e) => e.key === digit);
           if (exp?.predict && snapshot.state === "listening") {
             setPredicting(exp);
-            setZoom(undefined);
-            setBelow("inspector");
             setInspector({ result: snapshot.lastResult, offset: 0 });
             break;
           }
           run(digit);
           break;
         }
+        case "edit":
+          edit();
+          break;
         case "start":
-          if (snapshot.state === "stopped" || snapshot.state === "failed") {
-            say({ text: "Starting the server again…" });
-            void session.start().catch(() => undefined);
-          } else {
-            say({ text: "The server is already running." });
-          }
+          say({ text: "Starting the server again…" });
+          void session.start().catch(() => undefined);
           break;
         case "focus": {
           const next = focusOrder[(focusOrder.indexOf(focus) + 1) % focusOrder.length] ?? "log";
@@ -328,13 +359,13 @@ export function LabScreen({
         }
         message={message}
         focus={focus}
-        zoom={zoom}
+        zoom={shownZoom}
         logOffset={logScroll}
         inspector={rows}
         inspectorOffset={inspectorOffset}
         missionPage={missionPage}
         missionPageOffset={missionOffset}
-        below={predicting ? "inspector" : focus === "log" ? below : focus}
+        below={focus === "log" ? below : focus}
         inspectorTitle={predicting ? `Predict: ${predicting.key} ${predicting.title}` : undefined}
         now={now}
         layout={layout}

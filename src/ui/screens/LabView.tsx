@@ -8,9 +8,11 @@ import type {
   LabSessionSnapshot,
   LogLine,
   MissionStatus,
+  ReloadsView,
   WorkersView,
 } from "../../lab/types.js";
 import { Header } from "../components/Header.js";
+import { ReloadTimeline } from "../components/ReloadTimeline.js";
 import { Rule } from "../components/Rule.js";
 import { Timeline } from "../components/Timeline.js";
 import { WorkerTable } from "../components/WorkerTable.js";
@@ -18,7 +20,8 @@ import { numbered, padTo, plural, printable, printableLines, truncate, wrap } fr
 import { type Theme, useTheme } from "../theme.js";
 import { LAB_COLUMN_GAP, type LabLayout } from "./lab-layout.js";
 
-export type LabPane = "log" | "inspector" | "workers";
+/** "view" is the sandbox's live view: the workers of `prefork`, the reloads of `dev-reload`. */
+export type LabPane = "log" | "inspector" | "view";
 /** What is shown over the whole lab: a pane, or every mission with its hint. */
 export type LabZoom = LabPane | "missions";
 
@@ -409,7 +412,7 @@ export interface LabViewProps {
   /** The inspector's title when the screen puts something of its own there (a question). */
   inspectorTitle?: string;
   /** Which of the two takes the place below the log when they share it (`layout.shared`). */
-  below?: "workers" | "inspector";
+  below?: "view" | "inspector";
   /** The time the worker table and the timeline are drawn at. */
   now?: number;
   /** Log lines scrolled up from the newest. */
@@ -709,6 +712,78 @@ function WorkersPane({
   );
 }
 
+/** "stat reloader, every 1 s" or "events reloader": how edits are noticed now. */
+function reloaderNow(options: LabSessionSnapshot["options"]): string {
+  const reloader = String(options.reloader ?? "stat");
+  if (options.reload === false || options.reload === "off") return "reloader off";
+  return reloader === "stat"
+    ? `stat reloader, every ${options.interval ?? 1} s`
+    : `${reloader} reloader`;
+}
+
+/** The reload timeline: one line per recent reload and the reloaders compared. */
+function ReloadsPane({
+  view,
+  options,
+  lines,
+  focused,
+  width,
+  now,
+}: {
+  view: ReloadsView;
+  options: LabSessionSnapshot["options"];
+  lines: number;
+  focused: boolean;
+  width: number;
+  now: number;
+}) {
+  return (
+    <>
+      <Rule title="Reloads" width={width} focused={focused} right={reloaderNow(options)} />
+      <Box flexDirection="column" height={lines} overflow="hidden">
+        <ReloadTimeline
+          rows={view.rows}
+          stats={view.stats}
+          now={now}
+          width={width}
+          height={lines}
+        />
+      </Box>
+    </>
+  );
+}
+
+/** The sandbox's live view, whichever it has. */
+function LiveView({
+  snapshot,
+  lines,
+  focused,
+  width,
+  now,
+}: {
+  snapshot: LabSessionSnapshot;
+  lines: number;
+  focused: boolean;
+  width: number;
+  now: number;
+}) {
+  if (snapshot.reloads) {
+    return (
+      <ReloadsPane
+        view={snapshot.reloads}
+        options={snapshot.options}
+        lines={lines}
+        focused={focused}
+        width={width}
+        now={now}
+      />
+    );
+  }
+  return (
+    <WorkersPane view={snapshot.workers} lines={lines} focused={focused} width={width} now={now} />
+  );
+}
+
 /** The lab: server state, where the files are, experiments, missions, log and inspector. */
 export function LabView({
   title,
@@ -727,7 +802,7 @@ export function LabView({
   missionPage = [],
   missionPageOffset = 0,
   inspectorTitle: asked,
-  below = "workers",
+  below = "view",
   now = Date.now(),
   layout,
   width,
@@ -743,7 +818,7 @@ export function LabView({
   } else if (running) {
     const p = running.progress;
     notice = {
-      text: `Running ${experimentTitle(lab, running.experimentId)}${p ? `  ${progressBar(p.done, p.total, theme)}${p.label ? `  ${p.label}` : ""}` : "…"}`,
+      text: `Running ${experimentTitle(lab, running.experimentId)}${snapshot.queued ? ` (then ${snapshot.queued.join(" ")})` : ""}${p ? `  ${progressBar(p.done, p.total, theme)}${p.label ? `  ${p.label}` : ""}` : "…"}`,
       color: theme.status.info,
     };
   } else if (message) {
@@ -754,6 +829,12 @@ export function LabView({
     notice = {
       text: "The server is not running: press s to start it again, or Esc to go back.",
       color: theme.status.error,
+      bold: true,
+    };
+  } else if (snapshot.state === "stopped" && snapshot.error) {
+    notice = {
+      text: "The server stopped: press s to start it again, or Esc to go back.",
+      color: theme.status.warning,
       bold: true,
     };
   } else if (snapshot.lastResult) {
@@ -807,14 +888,8 @@ export function LabView({
             focused
             width={width}
           />
-        ) : zoom === "workers" ? (
-          <WorkersPane
-            view={snapshot.workers}
-            lines={layout.zoomLines}
-            focused
-            width={width}
-            now={now}
-          />
+        ) : zoom === "view" ? (
+          <LiveView snapshot={snapshot} lines={layout.zoomLines} focused width={width} now={now} />
         ) : (
           <InspectorPane
             title={
@@ -884,16 +959,16 @@ export function LabView({
         focused={focus === "log"}
         width={width}
       />
-      {layout.workersLines > 0 && !(layout.shared && below === "inspector") && (
-        <WorkersPane
-          view={snapshot.workers}
-          lines={layout.workersLines}
-          focused={focus === "workers"}
+      {layout.viewLines > 0 && !(layout.shared && below === "inspector") && (
+        <LiveView
+          snapshot={snapshot}
+          lines={layout.viewLines}
+          focused={focus === "view"}
           width={width}
           now={now}
         />
       )}
-      {!(layout.shared && below === "workers") && (
+      {!(layout.shared && below === "view") && (
         <InspectorPane
           title={inspectorTitle}
           rows={inspector}

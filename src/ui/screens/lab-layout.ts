@@ -26,8 +26,8 @@ export interface LabLayoutInput {
   missionRows?: (missionsWidth: number) => number;
   /** Lines of the rows above the notice (a failure's message and hint wrap); 3 when absent. */
   headLines?: number;
-  /** The lab has a workers pane (a sandbox with a master and workers). */
-  workers?: boolean;
+  /** The lab has a live view of its sandbox (the workers of `prefork`, the reloads of `dev-reload`). */
+  view?: boolean;
 }
 
 export interface LabLayout {
@@ -37,10 +37,10 @@ export interface LabLayout {
   missionsWidth: number;
   logLines: number;
   inspectorLines: number;
-  /** Lines of the workers pane; 0 for a lab without workers. */
-  workersLines: number;
+  /** Lines of the live view pane; 0 for a lab without one. */
+  viewLines: number;
   /**
-   * True when the workers pane and the inspector take turns in one place below the log (the
+   * True when the live view and the inspector take turns in one place below the log (the
    * screen is too short for both), false when each has its own.
    */
   shared: boolean;
@@ -48,7 +48,7 @@ export interface LabLayout {
   zoomLines: number;
 }
 
-/** Below this many lines for the panes, the workers and the inspector take turns. */
+/** Below this many lines for the panes, the live view and the inspector take turns. */
 const THREE_PANES_MIN = 16;
 
 /** Splits the lab screen between its parts; the rows never add up to more than `height`. */
@@ -60,7 +60,7 @@ export function labLayout({
   missions,
   missionRows = () => missions,
   headLines = HEAD_LINES,
-  workers = false,
+  view = false,
 }: LabLayoutInput): LabLayout {
   const experimentsWidth = Math.max(
     1,
@@ -75,23 +75,23 @@ export function labLayout({
   const listRows = Math.min(wanted, maxListRows);
   const rest = Math.max(0, available - listRows);
   const zoomLines = Math.max(0, height - LAB_ZOOM_FIXED_LINES);
-  if (workers && rest >= THREE_PANES_MIN) {
-    // One more rule line, for the workers pane's title.
+  if (view && rest >= THREE_PANES_MIN) {
+    // One more rule line, for the live view's title.
     const lines = rest - 1;
     const logLines = Math.floor(lines * 0.25);
-    const workersLines = Math.floor(lines * 0.45);
+    const viewLines = Math.floor(lines * 0.45);
     return {
       listRows,
       experimentsWidth,
       missionsWidth,
       logLines,
-      workersLines,
-      inspectorLines: lines - logLines - workersLines,
+      viewLines,
+      inspectorLines: lines - logLines - viewLines,
       shared: false,
       zoomLines,
     };
   }
-  const share = workers ? 0.3 : 0.4;
+  const share = view ? 0.3 : 0.4;
   const logLines = Math.max(Math.min(MIN_LOG_LINES, rest), Math.floor(rest * share));
   const below = Math.max(0, rest - logLines);
   return {
@@ -100,8 +100,8 @@ export function labLayout({
     missionsWidth,
     logLines,
     inspectorLines: below,
-    workersLines: workers ? below : 0,
-    shared: workers === true,
+    viewLines: view ? below : 0,
+    shared: view,
     zoomLines,
   };
 }
