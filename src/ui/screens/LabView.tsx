@@ -565,22 +565,45 @@ function logLine(line: LogLine, theme: Theme) {
   );
 }
 
+/**
+ * Log lines that fit `rows` rows ending with the line before `end`; wrapped, a long line takes
+ * several rows (the newest ones are kept whole where they can be).
+ */
+function wrappedTail(logs: LogLine[], end: number, rows: number, width: number): LogLine[] {
+  const out: LogLine[] = [];
+  for (let i = end - 1; i >= 0 && out.length < rows; i--) {
+    const line = logs[i];
+    if (!line) continue;
+    const text = line.stream === "lab" ? `[lab] ${printable(line.text)}` : printable(line.text);
+    const parts = wrap(text || " ", Math.max(1, width));
+    for (let p = parts.length - 1; p >= 0 && out.length < rows; p--) {
+      out.push({ seq: line.seq * 1000 + p, stream: line.stream, text: parts[p] ?? "" });
+    }
+  }
+  return out.reverse();
+}
+
 function LogPane({
   logs,
   offset,
   lines,
   focused,
   width,
+  wrapped = false,
 }: {
   logs: LogLine[];
   offset: number;
   lines: number;
   focused: boolean;
   width: number;
+  /** Zoomed: long lines wrap instead of being cut at the edge. */
+  wrapped?: boolean;
 }) {
   const theme = useTheme();
   const end = Math.max(0, logs.length - offset);
-  const visible = logs.slice(Math.max(0, end - lines), end);
+  const visible = wrapped
+    ? wrappedTail(logs, end, lines, width)
+    : logs.slice(Math.max(0, end - lines), end);
   return (
     <>
       <Rule
@@ -593,7 +616,19 @@ function LogPane({
         {visible.length === 0 ? (
           <Text color={theme.text.secondary}>No output yet.</Text>
         ) : (
-          visible.map((line) => logLine(line, theme))
+          visible.map((line) =>
+            wrapped ? (
+              <Text
+                key={line.seq}
+                color={line.stream === "lab" ? theme.text.secondary : undefined}
+                wrap="truncate-end"
+              >
+                {line.text || " "}
+              </Text>
+            ) : (
+              logLine(line, theme)
+            ),
+          )
         )}
       </Box>
     </>
@@ -887,6 +922,7 @@ export function LabView({
             lines={layout.zoomLines}
             focused
             width={width}
+            wrapped
           />
         ) : zoom === "view" ? (
           <LiveView snapshot={snapshot} lines={layout.zoomLines} focused width={width} now={now} />
