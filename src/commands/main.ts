@@ -8,7 +8,7 @@ interface GlobalOptions {
   plain?: boolean;
 }
 
-const COMMANDS = ["list", "lesson", "lab", "sandbox", "progress", "validate", "help"];
+const COMMANDS = ["list", "lesson", "lab", "sandbox", "progress", "validate", "doctor", "help"];
 
 /** How each command reads in the main help, where every command's line must fit 80 columns. */
 const SHORT_TERMS: Record<string, string> = {
@@ -19,6 +19,7 @@ const SHORT_TERMS: Record<string, string> = {
   progress: "progress [--json]",
   "progress reset": "progress reset [id] [--yes]",
   validate: "validate [DIR]",
+  doctor: "doctor [--json]",
   help: "help [command]",
 };
 
@@ -200,6 +201,34 @@ Examples:
     .action(async (dir: string | undefined, _opts, cmd: Command) => {
       const { validateCommand } = await import("./validate.js");
       await validateCommand(dir ?? cmd.optsWithGlobals<GlobalOptions>().lessons);
+    });
+
+  program
+    .command("doctor")
+    .description("check this machine before a workshop")
+    .usage("[--json] [--plain] [--lessons DIR]")
+    .option("--json", "print JSON: [{check, status: ok|warn|fail, found, fix?}, ...]")
+    .option("--plain", "no colour")
+    .option("--lessons <dir>", lessonsOption)
+    .addHelpText(
+      "after",
+      `
+One line per check, with the fix for each warning or problem: ok; warn (the
+course works, a lab may not); FAIL (it blocks the course); info (optional).
+Checks: Node >= 20; the terminal (80x24 or more, colour, NO_COLOR); a free port
+on 127.0.0.1, and whether 8000 and 5000 are free; the progress folder is
+writable (LEARN_WEBSERVERS_HOME moves it); the open-file limit (21000 for the
+10,000-connection experiment); file-system events in a temporary folder (else
+dev-reload polls); the built sandboxes; and, as info only, python3 and the real
+servers (gunicorn, uwsgi, flask, django, tornado, uvicorn).
+Exit status: 0 ready, 1 something blocks the course, 2 usage mistake.
+Examples:
+  learn-webservers doctor
+  learn-webservers doctor --json > report.json    for an instructor's summary`,
+    )
+    .action(async (_opts, cmd: Command) => {
+      const { doctorCommand } = await import("./doctor.js");
+      await doctorCommand(cmd.optsWithGlobals());
     });
 
   program
