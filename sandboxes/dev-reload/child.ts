@@ -286,6 +286,8 @@ export async function runChild(config: ChildConfig): Promise<void> {
 
   if (flavour === "django") {
     if (config.reload) stderrOut.write(djangoWatching(config.reloader));
+    // The autoreloader's stderr line comes first, as on a terminal: out before the stdout banner.
+    flushOutput();
     process.stdout.write(DJANGO_CHECKS);
   }
 

@@ -140,9 +140,18 @@ export async function runParent(opts: DevReloadOptions): Promise<void> {
     process.stdout.write(flaskStdoutBanner(opts.appRel));
     const create = (net as unknown as { _createServerHandle: CreateServerHandle })
       ._createServerHandle;
-    const made = create(host, opts.port, net.isIPv6(host) ? 6 : 4, undefined, 0);
+    let made = create(host, opts.port, net.isIPv6(host) ? 6 : 4, undefined, 0);
+    if (typeof made !== "number") {
+      // libuv reports EADDRINUSE at listen(), not bind(): a socket left unbound shows port 0.
+      const bound: { port?: number } = {};
+      made.getsockname(bound);
+      if (!bound.port) {
+        made.close();
+        made = -98;
+      }
+    }
     if (typeof made === "number") {
-      const code = getSystemErrorName(made);
+      const code = made === -98 ? "EADDRINUSE" : getSystemErrorName(made);
       stderrOut.write(
         code === "EADDRINUSE"
           ? `Address already in use\nPort ${opts.port} is in use by another program. Either identify and stop that program, or start the server with a different port.\n`

@@ -36,8 +36,11 @@ export const actionSchema = z.discriminatedUnion("kind", [
     body: z.string().optional(),
     useLastModifiedFrom: z.string().startsWith("/").optional(),
     timeoutMs: z.number().int().min(500).max(60_000).optional(),
-    /** "empty": the lesson expects the server to close the connection without answering. */
-    expect: z.enum(["response", "empty"]).default("response"),
+    /**
+     * "empty": the lesson expects the server to close the connection without answering;
+     * "refused": it expects nothing to listen (a development server down after a broken edit).
+     */
+    expect: z.enum(["response", "empty", "refused"]).default("response"),
   }),
   z.strictObject({
     kind: z.literal("raw"),

@@ -459,7 +459,28 @@ async function requestAction(
     note = `GET ${from} first, which answered Last-Modified: ${lastModified}; that date is sent back as If-Modified-Since.`;
   }
   const timeoutMs = action.timeoutMs ?? REQUEST_TIMEOUT_MS;
-  const x = await httpExchange(action.method, action.path, headers, action.body, ctx, timeoutMs);
+  let x: HttpExchange;
+  try {
+    x = await httpExchange(action.method, action.path, headers, action.body, ctx, timeoutMs);
+  } catch (err) {
+    if (action.expect !== "refused" || (err as NodeJS.ErrnoException).code !== "ECONNREFUSED")
+      throw err;
+    return {
+      experimentId: id,
+      ok: true,
+      summary: `Connection refused, as expected: nothing listens on ${hostPort(ctx)} right now`,
+      values: { status: 0, refused: true },
+    };
+  }
+  if (action.expect === "refused") {
+    return {
+      experimentId: id,
+      ok: false,
+      summary: `A refused connection was expected, but the server answered${x.head ? `: ${x.head.statusLine}` : ""}`,
+      exchange: { request: x.request, response: x.shown },
+      values: { status: x.head?.status ?? 0, refused: false },
+    };
+  }
   const exchange: Exchange = { request: x.request, response: x.shown, ...(note ? { note } : {}) };
   if (!x.head) {
     const empty = x.received.data.length === 0 && !x.received.timedOut;

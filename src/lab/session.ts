@@ -13,7 +13,12 @@ import { type ExperimentContext, runExperiment, toExperimentEvent } from "./expe
 import { MissionTracker } from "./missions.js";
 import { optionFlags } from "./options.js";
 import { ReloadModel } from "./reloads.js";
-import { type SandboxProcess, SandboxStartError, startSandbox } from "./supervisor.js";
+import {
+  isShuttingDown,
+  type SandboxProcess,
+  SandboxStartError,
+  startSandbox,
+} from "./supervisor.js";
 import type {
   ExperimentResult,
   LabEvent,
@@ -351,7 +356,7 @@ export class LabSession implements LabSessionApi {
     const how = signal ? `signal ${signal}` : `exit code ${code}`;
     const expected = this.#expectedExit;
     this.#expectedExit = undefined;
-    if (this.#stopRequested || this.#state === "stopping") {
+    if (this.#stopRequested || this.#state === "stopping" || isShuttingDown()) {
       this.#setState("stopped");
     } else if (expected && Date.now() <= expected.until) {
       this.#log("lab", `The server stopped after SIG${expected.signal} (${how}).`);

@@ -458,6 +458,11 @@ async function runShutdown(code: number, error?: unknown): Promise<never> {
 }
 
 /** The one exit path: run the shutdown hooks, stop every sandbox, exit with `code`. */
+/** True once the app has begun to exit (q, Ctrl+C, a signal): children stopping then are expected. */
+export function isShuttingDown(): boolean {
+  return shuttingDown !== undefined;
+}
+
 export function shutdown(code = 0): Promise<never> {
   shuttingDown ??= runShutdown(code);
   return shuttingDown;

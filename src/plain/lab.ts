@@ -75,6 +75,32 @@ export function workerLines(snap: LabSessionSnapshot, now = Date.now()): string[
   return out;
 }
 
+function secondsText(ms: number | undefined): string {
+  return ms === undefined ? "?" : `${(ms / 1000).toFixed(2)} s`;
+}
+
+/** The reloads as text: each one's outcome and timings, then the reloaders compared. */
+export function reloadLines(snap: LabSessionSnapshot): string[] {
+  const view = snap.reloads;
+  if (!view) return [];
+  const out: string[] = [];
+  for (const row of view.rows) {
+    const what =
+      row.state === "failed"
+        ? `failed: ${safeText(row.error ?? "the app did not load")}`
+        : row.state === "ready"
+          ? `live ${secondsText(row.latencyMs)} after the save (down ${secondsText(row.downtimeMs)})`
+          : "restarting...";
+    out.push(`  #${row.reload} ${row.reloader} ${safeText(row.file)}: ${what}`);
+  }
+  if (out.length === 0) out.push("  No reload yet: save the app file (or run an edit experiment).");
+  const compare = (["stat", "events"] as const).map((name) => {
+    const s = view.stats.byReloader[name];
+    return s ? `${name}: median ${secondsText(s.medianMs)} (n=${s.n})` : `${name}: no sample yet`;
+  });
+  return [`Reloads, save to live: ${compare.join(", ")}`, ...out];
+}
+
 function missionLines(snap: LabSessionSnapshot, width: number): string[] {
   return snap.missions.map((m) => {
     const count = m.needed > 1 ? ` (${Math.min(m.progress, m.needed)} of ${m.needed})` : "";
@@ -179,7 +205,12 @@ export async function runLab(ctx: PlainContext, lesson: Lesson): Promise<void> {
     const keys = lab.experiments.map((e) => e.key);
     const range = `${Math.min(...keys)}-${Math.max(...keys)}`;
     for (;;) {
-      const workers = lab.sandbox === "prefork" ? ", w: workers" : "";
+      const workers =
+        lab.sandbox === "prefork"
+          ? ", w: workers"
+          : lab.sandbox === "dev-reload"
+            ? ", r: reloads"
+            : "";
       const editable = lab.edit ? ", e: the file to edit" : "";
       const answer = (
         await io.ask(
@@ -197,7 +228,11 @@ export async function runLab(ctx: PlainContext, lesson: Lesson): Promise<void> {
         );
         continue;
       }
-      if (answer === "w" && workers) {
+      if (answer === "r" && lab.sandbox === "dev-reload") {
+        io.say(reloadLines(session.snapshot()).join("\n"));
+        continue;
+      }
+      if (answer === "w" && lab.sandbox === "prefork") {
         io.say(workerLines(session.snapshot()).join("\n"));
         continue;
       }

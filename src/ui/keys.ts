@@ -301,7 +301,7 @@ export const KEY_BINDINGS: readonly KeyBinding[] = [
     action: "focus",
     keys: [{ name: "tab" }],
     label: "Tab",
-    description: "move focus to the next pane (log, workers, inspector)",
+    description: "move focus to the next pane (log, live view, inspector)",
     status: "focus",
   },
   {

@@ -84,6 +84,21 @@ describe("dev-reload, flask flavour (events reloader)", () => {
     await s?.exited;
   });
 
+  it("a port another server already listens on: Werkzeug's two lines, an error event, exit 1", async () => {
+    const second = await startDev(["--port", String(s.port), "--directory", dir], {
+      ready: false,
+    });
+    const { code } = await second.exited;
+    expect(code).toBe(1);
+    expect(second.stderr()).toContain(
+      `Address already in use\nPort ${s.port} is in use by another program. Either identify and stop that program, or start the server with a different port.\n`,
+    );
+    expect(second.stderr()).not.toContain("Running on");
+    expect(second.events()).toEqual([
+      expect.objectContaining({ type: "error", code: "EADDRINUSE", fatal: true }),
+    ]);
+  });
+
   it("prints the Werkzeug banner line for line and sends a valid listening event", async () => {
     await s.waitFor(() => s.stderr().includes("Debugger PIN"), 5000, "the PIN");
     expect(s.stdout()).toBe(" * Serving Flask app 'app'\n * Debug mode: on\n");

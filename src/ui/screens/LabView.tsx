@@ -276,10 +276,18 @@ export function predictionVerdict(
     : `${theme.symbols.wrong} predicted ${prediction.chosen}, it was ${prediction.answer}`;
 }
 
+/** The newest reload when it failed: the app does not load until the file is fixed. */
+function brokenReload(snapshot: LabSessionSnapshot) {
+  const last = snapshot.reloads?.rows.at(-1);
+  return last?.state === "failed" ? last : undefined;
+}
+
 function stateBadge(snapshot: LabSessionSnapshot, theme: Theme): { text: string; color?: string } {
   switch (snapshot.state) {
     case "listening":
-      return { text: "● listening", color: theme.status.success };
+      return brokenReload(snapshot)
+        ? { text: `${theme.symbols.wrong} app failed to load`, color: theme.status.error }
+        : { text: "● listening", color: theme.status.success };
     case "starting":
       return { text: "◌ starting", color: theme.status.warning };
     case "stopping":
@@ -340,10 +348,17 @@ export function labHeadRows(
         ...(snapshot.pid ? [`pid ${snapshot.pid}`] : []),
         ...(Object.keys(snapshot.options).length > 0 ? [optionWords(snapshot.options)] : []),
       ];
-      server = {
-        label: "Server",
-        text: `listening on ${snapshot.url ?? "?"}${details.length > 0 ? `  (${details.join(", ")})` : ""}`,
-      };
+      const broken = brokenReload(snapshot);
+      server = broken
+        ? {
+            label: "Server",
+            text: `${snapshot.url ?? "?"}: the app failed to load (${printable(broken.error ?? "an error")}); fix ${printable(broken.file)} and save`,
+            color: theme.status.error,
+          }
+        : {
+            label: "Server",
+            text: `listening on ${snapshot.url ?? "?"}${details.length > 0 ? `  (${details.join(", ")})` : ""}`,
+          };
       break;
     }
     case "starting":
