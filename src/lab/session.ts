@@ -9,6 +9,7 @@ import { safeText } from "../course/control.js";
 import { RELOAD_SANDBOXES, WORKER_SANDBOXES } from "../course/sandboxes.js";
 import type { Experiment, Mission } from "../course/schema.js";
 import { sandboxAssets } from "../paths.js";
+import { withAddress } from "./address.js";
 import { type ExperimentContext, runExperiment, toExperimentEvent } from "./experiments.js";
 import { MissionTracker } from "./missions.js";
 import { optionFlags } from "./options.js";
@@ -450,8 +451,7 @@ export class LabSession implements LabSessionApi {
     const status = this.#tracker.status();
     const l = this.#listening;
     if (!l) return status;
-    const where = `${l.host.includes(":") ? `[${l.host}]` : l.host}:${l.port}`;
-    return status.map((m) => ({ ...m, hint: m.hint.replaceAll("127.0.0.1:PORT", where) }));
+    return status.map((m) => ({ ...m, hint: withAddress(m.hint, l.host, l.port) }));
   }
 
   #track(event: LabEvent): void {

@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { safeText } from "../course/control.js";
 import type { Lesson } from "../course/schema.js";
+import { withAddress } from "../lab/address.js";
 import { optionWords } from "../lab/options.js";
 import type { ExperimentResult, LabSessionSnapshot, LogLine } from "../lab/types.js";
 import type { PlainContext } from "./run.js";
@@ -125,11 +126,11 @@ function overview(
     io.say(`Workspace (the files it serves; edit them freely): ${snap.workspace}`);
   // The intro refers to "the URL shown above".
   io.say();
-  io.say(wrap(lesson.lab.intro, ctx.width));
+  io.say(wrap(withAddress(lesson.lab.intro, snap.host, snap.port), ctx.width));
   io.say("Experiments:");
   for (const e of lesson.lab.experiments) {
-    io.say(`  ${e.key}. ${e.title}`);
-    io.say(wrap(e.explain, ctx.width, "     "));
+    io.say(`  ${e.key}. ${e.title}${e.predict ? " (asks for your prediction first)" : ""}`);
+    if (!e.predict) io.say(wrap(withAddress(e.explain, snap.host, snap.port), ctx.width, "     "));
   }
   io.say("Missions:");
   io.say(missionLines(snap, ctx.width).join("\n"));
@@ -295,7 +296,14 @@ export async function runLab(ctx: PlainContext, lesson: Lesson): Promise<void> {
       io.say(`Running ${exp.key}. ${exp.title} ...`);
       const result = await session.runExperiment(exp.key, guess);
       if (!result) io.say("Another experiment is still running.");
-      else io.say(resultLines(exp.title, result).join("\n"));
+      else {
+        io.say(resultLines(exp.title, result).join("\n"));
+        // Kept back until now, so that it does not give the answer away.
+        if (exp.predict) {
+          const snap = session.snapshot();
+          io.say(wrap(withAddress(exp.explain, snap.host, snap.port), ctx.width));
+        }
+      }
       // The server logs an exchange on its own stream, a moment after answering it.
       await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
     }

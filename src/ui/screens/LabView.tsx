@@ -1,6 +1,7 @@
 import { Box, Text } from "ink";
 import type { ReactNode } from "react";
 import type { Experiment, Lab } from "../../course/schema.js";
+import { withAddress } from "../../lab/address.js";
 import { optionWords } from "../../lab/options.js";
 import type {
   Exchange,
@@ -175,12 +176,16 @@ export function inspectorRows(
   const result = snapshot.lastResult;
   if (snapshot.state === "failed") {
     const rows = failedRows(lab, snapshot, width, theme);
-    return result ? [...rows, { left: "" }, ...resultRows(lab, result, width, theme)] : rows;
+    return result
+      ? [...rows, { left: "" }, ...resultRows(lab, snapshot, result, width, theme)]
+      : rows;
   }
   if (!result) {
     const keys = lab.experiments.map((e) => e.key);
     return [
-      ...wrap(lab.intro, width).map((left) => ({ left })),
+      ...wrap(withAddress(lab.intro, snapshot.host, snapshot.port), width).map((left) => ({
+        left,
+      })),
       { left: "" },
       ...wrap(
         `Press ${Math.min(...keys)}-${Math.max(...keys)} to run an experiment; what it shows, its request and its response appear here.`,
@@ -188,7 +193,7 @@ export function inspectorRows(
       ).map((left) => ({ left, color: theme.text.secondary })),
     ];
   }
-  return resultRows(lab, result, width, theme);
+  return resultRows(lab, snapshot, result, width, theme);
 }
 
 /** What to do when the sandbox could not start or stopped: the way out, the hint, what happened. */
@@ -220,13 +225,17 @@ function failedRows(
 /** An experiment's result: what it teaches, the outcome, then the exchange or the values. */
 function resultRows(
   lab: Lab,
+  snapshot: LabSessionSnapshot,
   result: ExperimentResult,
   width: number,
   theme: Theme,
 ): InspectorRow[] {
   const rows: InspectorRow[] = [];
   const exp = lab.experiments.find((e) => e.id === result.experimentId);
-  if (exp) rows.push(...wrap(exp.explain, width).map((left) => ({ left })), { left: "" });
+  if (exp) {
+    const explain = withAddress(exp.explain, snapshot.host, snapshot.port);
+    rows.push(...wrap(explain, width).map((left) => ({ left })), { left: "" });
+  }
   const mark = result.ok ? theme.symbols.correct : theme.symbols.wrong;
   const color = result.ok ? theme.status.success : theme.status.error;
   if (result.prediction)
