@@ -7,6 +7,7 @@ import { LabSession } from "../../src/lab/session.js";
 import { stopAll } from "../../src/lab/supervisor.js";
 import type { LabSessionSnapshot } from "../../src/lab/types.js";
 import { ProgressStore } from "../../src/progress/store.js";
+import { waitForSnapshot } from "./helpers.js";
 
 const homes: string[] = [];
 
@@ -69,23 +70,7 @@ function waitFor(
   test: (s: LabSessionSnapshot) => boolean,
   ms = 10_000,
 ): Promise<LabSessionSnapshot> {
-  return new Promise((resolve, reject) => {
-    const now = session.snapshot();
-    if (test(now)) {
-      resolve(now);
-      return;
-    }
-    const timer = setTimeout(() => {
-      off();
-      reject(new Error(`timed out; reloads: ${JSON.stringify(session.snapshot().reloads?.rows)}`));
-    }, ms);
-    const off = session.subscribe((s) => {
-      if (!test(s)) return;
-      clearTimeout(timer);
-      off();
-      resolve(s);
-    });
-  });
+  return waitForSnapshot(session, test, ms, (s) => `reloads: ${JSON.stringify(s.reloads?.rows)}`);
 }
 
 const last = (s: LabSessionSnapshot) => s.reloads?.rows.at(-1);

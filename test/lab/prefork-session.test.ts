@@ -8,7 +8,7 @@ import { LabSession } from "../../src/lab/session.js";
 import { stopAll } from "../../src/lab/supervisor.js";
 import type { LabSessionSnapshot } from "../../src/lab/types.js";
 import { ProgressStore } from "../../src/progress/store.js";
-import { alive } from "./helpers.js";
+import { alive, waitForSnapshot } from "./helpers.js";
 
 const homes: string[] = [];
 
@@ -95,23 +95,7 @@ function waitFor(
   test: (s: LabSessionSnapshot) => boolean,
   ms = 8_000,
 ): Promise<LabSessionSnapshot> {
-  return new Promise((resolve, reject) => {
-    const now = session.snapshot();
-    if (test(now)) {
-      resolve(now);
-      return;
-    }
-    const timer = setTimeout(() => {
-      off();
-      reject(new Error(`timed out; workers: ${JSON.stringify(session.snapshot().workers?.rows)}`));
-    }, ms);
-    const off = session.subscribe((s) => {
-      if (!test(s)) return;
-      clearTimeout(timer);
-      off();
-      resolve(s);
-    });
-  });
+  return waitForSnapshot(session, test, ms, (s) => `workers: ${JSON.stringify(s.workers?.rows)}`);
 }
 
 const live = (s: LabSessionSnapshot) => s.workers?.rows.filter((r) => r.state !== "exited") ?? [];

@@ -8,6 +8,7 @@ import { loadCourse } from "../../src/course/loader.js";
 import type { LoadedCourse } from "../../src/course/schema.js";
 import { ProgressStore } from "../../src/progress/store.js";
 import { App, type AppProps } from "../../src/ui/App.js";
+import { noColorTheme, type Theme, ThemeContext } from "../../src/ui/theme.js";
 
 export const FIXTURE_PACK = resolve(import.meta.dirname, "../fixtures/packs/valid");
 
@@ -177,4 +178,28 @@ export async function openApp(
 
 export function closeApps(): void {
   for (const close of opened.splice(0)) close();
+}
+
+const renderedParts: (() => void)[] = [];
+
+/**
+ * Renders one component at a given width (Ink lays out to the stdout's columns) with a theme,
+ * and returns the frame without escapes. `unmountParts()` in afterEach cleans up.
+ */
+export function frameOf(tree: ReactElement, columns: number, theme: Theme = noColorTheme): string {
+  const wrapped = () => createElement(ThemeContext.Provider, { value: theme }, tree);
+  const instance = render(wrapped());
+  Object.defineProperty(instance.stdout, "columns", { value: columns, configurable: true });
+  instance.rerender(wrapped());
+  renderedParts.push(() => instance.unmount());
+  return stripVTControlCharacters(instance.lastFrame() ?? "");
+}
+
+export function unmountParts(): void {
+  for (const unmount of renderedParts.splice(0)) unmount();
+}
+
+/** A frame's lines; none for an empty frame. */
+export function lines(frame: string): string[] {
+  return frame === "" ? [] : frame.split("\n");
 }

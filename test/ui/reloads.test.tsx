@@ -1,6 +1,3 @@
-import { stripVTControlCharacters } from "node:util";
-import { render } from "ink-testing-library";
-import type { ReactElement } from "react";
 import { afterEach, describe, expect, test } from "vitest";
 import type { ReloadEvent, SandboxEvent } from "../../sandboxes/shared/protocol.js";
 import { ReloadModel, type ReloadRow, type ReloadStats } from "../../src/lab/reloads.js";
@@ -11,7 +8,8 @@ import {
   RELOAD_GLYPHS,
   ReloadTimeline,
 } from "../../src/ui/components/ReloadTimeline.js";
-import { defaultTheme, noColorTheme, type Theme, ThemeContext } from "../../src/ui/theme.js";
+import { defaultTheme, noColorTheme, type Theme } from "../../src/ui/theme.js";
+import { frameOf, lines, unmountParts } from "./helpers.js";
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 const NOW = T0 + 60_000;
@@ -21,23 +19,7 @@ const SIZES: [number, number][] = [
   [100, 12],
 ];
 
-const mounted: (() => void)[] = [];
-afterEach(() => {
-  for (const unmount of mounted.splice(0)) unmount();
-});
-
-/** Renders at a given width (Ink lays out to the stdout's columns) and returns the plain frame. */
-function frameOf(tree: ReactElement, columns: number, theme: Theme = noColorTheme): string {
-  const instance = render(<ThemeContext.Provider value={theme}>{tree}</ThemeContext.Provider>);
-  Object.defineProperty(instance.stdout, "columns", { value: columns, configurable: true });
-  instance.rerender(<ThemeContext.Provider value={theme}>{tree}</ThemeContext.Provider>);
-  mounted.push(() => instance.unmount());
-  return stripVTControlCharacters(instance.lastFrame() ?? "");
-}
-
-function lines(frame: string): string[] {
-  return frame === "" ? [] : frame.split("\n");
-}
+afterEach(unmountParts);
 
 function phase(
   n: number,

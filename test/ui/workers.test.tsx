@@ -1,12 +1,10 @@
-import { stripVTControlCharacters } from "node:util";
-import { render } from "ink-testing-library";
-import type { ReactElement } from "react";
 import { afterEach, describe, expect, test } from "vitest";
 import type { SandboxEvent, WorkerEvent } from "../../sandboxes/shared/protocol.js";
 import { type WorkerLane, WorkerModel, type WorkerRow } from "../../src/lab/workers.js";
 import { TIMELINE_GLYPHS, Timeline } from "../../src/ui/components/Timeline.js";
 import { formatDuration, WorkerTable } from "../../src/ui/components/WorkerTable.js";
-import { defaultTheme, noColorTheme, type Theme, ThemeContext } from "../../src/ui/theme.js";
+import { defaultTheme, type Theme } from "../../src/ui/theme.js";
+import { frameOf, lines, unmountParts } from "./helpers.js";
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 const NOW = T0 + 20_000;
@@ -17,23 +15,7 @@ const SIZES: [number, number][] = [
   [120, 14],
 ];
 
-const mounted: (() => void)[] = [];
-afterEach(() => {
-  for (const unmount of mounted.splice(0)) unmount();
-});
-
-/** Renders at a given width (Ink lays out to the stdout's columns) and returns the plain frame. */
-function frameOf(tree: ReactElement, columns: number, theme: Theme = noColorTheme): string {
-  const instance = render(<ThemeContext.Provider value={theme}>{tree}</ThemeContext.Provider>);
-  Object.defineProperty(instance.stdout, "columns", { value: columns, configurable: true });
-  instance.rerender(<ThemeContext.Provider value={theme}>{tree}</ThemeContext.Provider>);
-  mounted.push(() => instance.unmount());
-  return stripVTControlCharacters(instance.lastFrame() ?? "");
-}
-
-function lines(frame: string): string[] {
-  return frame === "" ? [] : frame.split("\n");
-}
+afterEach(unmountParts);
 
 function w(
   pid: number,

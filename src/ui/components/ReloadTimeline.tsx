@@ -1,5 +1,6 @@
 import { Box, Text } from "ink";
 import type { ReloaderStats, ReloadRow, ReloadStats } from "../../lab/reloads.js";
+import { type Cell, fitCells } from "../cells.js";
 import { printable, truncate } from "../text.js";
 import { type Theme, useTheme } from "../theme.js";
 
@@ -151,11 +152,6 @@ function barRuns(p: Phases, msPerCell: number, columns: number): Run[] {
   const used = kinds.length;
   if (used < columns) runs.push({ kind: "saved", text: " ".repeat(columns - used) });
   return runs;
-}
-
-interface Cell {
-  text: string;
-  color?: string | undefined;
 }
 
 /** The texts of one row's columns, before they are fitted. */
@@ -340,23 +336,6 @@ function rowCells(
     texts.outcomeColor === "secondary" ? theme.text.secondary : theme.status[texts.outcomeColor];
   cells.push({ text: truncate(texts.outcome, outcome), color });
   return cells;
-}
-
-/** Keeps the cells within `width` columns, cutting the last one that overflows. */
-function fitCells(cells: Cell[], width: number): Cell[] {
-  const out: Cell[] = [];
-  let used = 0;
-  for (const cell of cells) {
-    if (used >= width) break;
-    const text = cell.text.length > width - used ? truncate(cell.text, width - used) : cell.text;
-    out.push({ ...cell, text });
-    used += text.length;
-  }
-  // Trailing spaces would only pad the line.
-  while (out.length > 0 && out.at(-1)?.text.trimEnd() === "") out.pop();
-  const last = out.at(-1);
-  if (last) last.text = last.text.trimEnd();
-  return out;
 }
 
 function cellsLength(cells: readonly Cell[]): number {

@@ -1,5 +1,6 @@
 import { Box, Text } from "ink";
 import { exitLabel, type WorkerRow } from "../../lab/workers.js";
+import { type Cell, fitCells } from "../cells.js";
 import { padTo, printable, truncate } from "../text.js";
 import { type Theme, useTheme } from "../theme.js";
 
@@ -83,12 +84,6 @@ export function workerTableColumns(rows: readonly WorkerRow[], width: number): W
   };
 }
 
-interface Cell {
-  text: string;
-  color?: string | undefined;
-  bold?: boolean;
-}
-
 /** The request column: what the worker is doing, or why it went away and when. */
 function currentCell(row: WorkerRow, now: number, cols: WorkerTableColumns, theme: Theme): Cell[] {
   const width = cols.current;
@@ -127,22 +122,6 @@ function rowCells(row: WorkerRow, now: number, cols: WorkerTableColumns, theme: 
   }
   cells.push(...currentCell(row, now, cols, theme));
   return cells;
-}
-
-/** Keeps the cells within `width` columns, cutting the last one that overflows. */
-function fitCells(cells: Cell[], width: number): Cell[] {
-  const out: Cell[] = [];
-  let used = 0;
-  for (const cell of cells) {
-    if (used >= width) break;
-    const text = cell.text.length > width - used ? truncate(cell.text, width - used) : cell.text;
-    out.push({ ...cell, text });
-    used += text.length;
-  }
-  // Trailing spaces would only pad the line.
-  const last = out.at(-1);
-  if (last) last.text = last.text.trimEnd();
-  return out;
 }
 
 export interface WorkerTableProps {
