@@ -1,35 +1,24 @@
 import { type ChildProcess, fork, spawn } from "node:child_process";
-import { copyFileSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { expect } from "vitest";
 import type { ReloadEvent, SandboxEvent } from "../../sandboxes/shared/protocol.js";
 import { checkEnvelope } from "../../src/lab/events.js";
-import { ROOT, sleep } from "./helpers.js";
+import { builtSandbox, ROOT, removeBuiltSandbox, sleep } from "./helpers.js";
 
 const BUILT = join(ROOT, "dist", "sandboxes", "dev-reload.js");
-let copied: string | undefined;
 const tempDirs: string[] = [];
 
-/** The built sandbox, copied away from dist/ (a rebuild while tests run deletes dist/). */
-export function devReloadEntry(): string {
-  if (copied) return copied;
-  if (!existsSync(BUILT)) {
-    throw new Error(`${BUILT} is missing: run node scripts/build.mjs (npm test does it first)`);
-  }
-  const dir = mkdtempSync(join(tmpdir(), "lws-dev-reload-entry-"));
-  copied = join(dir, "dev-reload.js");
-  copyFileSync(BUILT, copied);
-  return copied;
-}
+export const devReloadEntry = (): string => builtSandbox("dev-reload");
 
-/** A fresh copy of a demo workspace (`flask-app` or `django-app`). */
 /** The built sandbox in dist/, beside the demo workspaces it copies into an empty folder. */
 export function builtEntry(): string {
   return BUILT;
 }
 
+/** A fresh copy of a demo workspace (`flask-app` or `django-app`). */
 export function makeApp(name: "flask-app" | "django-app"): string {
   const dir = mkdtempSync(join(tmpdir(), `lws-${name}-`));
   cpSync(join(ROOT, "sandboxes", "dev-reload", name), dir, { recursive: true });
@@ -45,8 +34,7 @@ export function emptyDir(): string {
 
 export function cleanUp(): void {
   for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-  if (copied) rmSync(dirname(copied), { recursive: true, force: true });
-  copied = undefined;
+  removeBuiltSandbox("dev-reload");
 }
 
 export interface DevServer {

@@ -6,32 +6,34 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const BUILT_STATIC = join(ROOT, "dist", "sandboxes", "static.js");
-
-let copied: string | undefined;
+const copies = new Map<string, string>();
 
 /**
- * The built sandbox, copied once to a temporary folder so that a rebuild of dist/ while the
- * tests run (the build starts by deleting dist/) cannot pull it away from under them.
+ * The built sandbox `name`, copied once to a temporary folder so that a rebuild of dist/ while
+ * the tests run (the build starts by deleting dist/) cannot pull it away from under them.
  */
-export function staticEntry(): string {
-  if (copied) return copied;
-  if (!existsSync(BUILT_STATIC)) {
-    throw new Error(
-      `${BUILT_STATIC} is missing: run node scripts/build.mjs (npm test does it first)`,
-    );
+export function builtSandbox(name: string): string {
+  const known = copies.get(name);
+  if (known) return known;
+  const built = join(ROOT, "dist", "sandboxes", `${name}.js`);
+  if (!existsSync(built)) {
+    throw new Error(`${built} is missing: run node scripts/build.mjs (npm test does it first)`);
   }
-  const dir = mkdtempSync(join(tmpdir(), "lws-static-entry-"));
-  copied = join(dir, "static.js");
-  copyFileSync(BUILT_STATIC, copied);
-  return copied;
+  const copy = join(mkdtempSync(join(tmpdir(), `lws-${name}-entry-`)), `${name}.js`);
+  copyFileSync(built, copy);
+  copies.set(name, copy);
+  return copy;
 }
 
-/** Removes the copy made by `staticEntry` (call it in afterAll). */
-export function removeStaticEntry(): void {
-  if (copied) rmSync(dirname(copied), { recursive: true, force: true });
-  copied = undefined;
+/** Removes the copy `builtSandbox(name)` made (call it in afterAll). */
+export function removeBuiltSandbox(name: string): void {
+  const copy = copies.get(name);
+  if (copy) rmSync(dirname(copy), { recursive: true, force: true });
+  copies.delete(name);
 }
+
+export const staticEntry = (): string => builtSandbox("static");
+export const removeStaticEntry = (): void => removeBuiltSandbox("static");
 
 export interface Running {
   child: ChildProcess;

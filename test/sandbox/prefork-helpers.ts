@@ -1,29 +1,11 @@
 import { type ChildProcess, fork } from "node:child_process";
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { readFileSync } from "node:fs";
 import type { SandboxEvent, WorkerEvent } from "../../sandboxes/shared/protocol.js";
 import { checkEnvelope } from "../../src/lab/events.js";
-import { ROOT, sleep } from "./helpers.js";
+import { builtSandbox, removeBuiltSandbox, sleep } from "./helpers.js";
 
-const BUILT = join(ROOT, "dist", "sandboxes", "prefork.js");
-let copied: string | undefined;
-
-/** The built sandbox, copied once so that a rebuild of dist/ cannot pull it away mid-run. */
-export function preforkEntry(): string {
-  if (copied) return copied;
-  if (!existsSync(BUILT)) {
-    throw new Error(`${BUILT} is missing: run node scripts/build.mjs (npm test does it first)`);
-  }
-  copied = join(mkdtempSync(join(tmpdir(), "lws-prefork-entry-")), "prefork.js");
-  copyFileSync(BUILT, copied);
-  return copied;
-}
-
-export function removePreforkEntry(): void {
-  if (copied) rmSync(dirname(copied), { recursive: true, force: true });
-  copied = undefined;
-}
+export const preforkEntry = (): string => builtSandbox("prefork");
+export const removePreforkEntry = (): void => removeBuiltSandbox("prefork");
 
 export interface Prefork {
   child: ChildProcess;
