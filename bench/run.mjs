@@ -652,6 +652,179 @@ async function waitForBody(port, text, body) {
   }
 }
 
+// --- async: one event loop holding many connections (Tornado / Uvicorn imitation) ---
+const asyncSandbox = join(root, "dist", "sandboxes", "async.js");
+
+function openFileLimit() {
+  try {
+    const line = readFileSync("/proc/self/limits", "utf8")
+      .split("\n")
+      .find((l) => l.startsWith("Max open files"));
+    const [soft, hard] = (line ?? "").split(/\s{2,}/).slice(1, 3);
+    return { soft: Number(soft), hard: hard === "unlimited" ? Infinity : Number(hard) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Forks `file` (a node script) under `ulimit -n N` when one is given. */
+function forkLimited(file, args, nofile, stderr = "ignore") {
+  const stdio = ["ignore", "ignore", stderr, "ipc"];
+  if (!nofile) return fork(file, args, { stdio });
+  return spawn(
+    "sh",
+    ["-c", `ulimit -n ${nofile} && exec "$0" "$@"`, process.execPath, file, ...args],
+    { stdio },
+  );
+}
+
+function startAsyncSandbox(args, nofile) {
+  const child = forkLimited(asyncSandbox, ["--port", "0", ...args], nofile);
+  const loops = [];
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("async sandbox did not start")), 10000);
+    child.on("message", (m) => {
+      if (m?.msg?.type === "loop") loops.push(m.msg);
+      if (m?.msg?.type === "listening") {
+        clearTimeout(timer);
+        resolve({ child, pid: m.msg.pid, port: m.msg.port, loops });
+      }
+    });
+  });
+}
+
+// The load process: opens N WebSockets in batches (progress on stderr), then on request sends
+// one broadcast and times its arrival at every connection.
+const ASYNC_LOAD = `
+import { createRequire } from "node:module";
+const require = createRequire(${JSON.stringify(join(root, "package.json"))});
+const WebSocket = require("ws");
+const [port, total] = process.argv.slice(2).map(Number);
+const sockets = [];
+let failed = 0;
+const open = () => new Promise((resolve) => {
+  const ws = new WebSocket("ws://127.0.0.1:" + port + "/ws", { perMessageDeflate: false });
+  ws.once("open", () => { sockets.push(ws); resolve(); });
+  ws.once("error", () => { failed++; resolve(); });
+});
+const started = Date.now();
+for (let i = 0; i < total; i += 500) {
+  await Promise.all(Array.from({ length: Math.min(500, total - i) }, open));
+  process.stderr.write("\\r  opened " + sockets.length + "/" + total + " WebSockets");
+}
+process.stderr.write("\\n");
+process.send({ opened: sockets.length, failed, ms: Date.now() - started });
+process.on("message", async (m) => {
+  if (m === "broadcast") {
+    let got = 0;
+    const t0 = performance.now();
+    await new Promise((resolve) => {
+      for (const ws of sockets) ws.once("message", () => { if (++got === sockets.length) resolve(); });
+      sockets[0].send("all:hello");
+    });
+    process.send({ broadcastMs: performance.now() - t0, received: got });
+  }
+  if (m === "close") {
+    for (const ws of sockets) ws.terminate();
+    process.exit(0);
+  }
+});
+`;
+
+function nextMessage(child) {
+  return new Promise((resolve) => child.once("message", resolve));
+}
+
+if (wanted("async")) {
+  // Hello throughput against one Tornado process (the reference app, access log on both sides).
+  const tornadoApp = "/work/shared/reference/real-servers/scripts/tornado_app.py";
+  const python = ["python3", "/usr/bin/python3"].find(
+    (py) => spawnSync(py, ["-c", "import tornado"], { stdio: "ignore" }).status === 0,
+  );
+  const hasTornado = existsSync(tornadoApp) && python !== undefined;
+  const mine = await startAsyncSandbox([]);
+  // Idle event-loop delay: each loop event covers the last second; the median p99 of four
+  // seconds that do not overlap, after a quiet second and a half.
+  await new Promise((r) => setTimeout(r, 5600));
+  const seconds = mine.loops.slice(-16).filter((_, i) => i % 4 === 3);
+  report(
+    "async sandbox idle event-loop delay p99 (median of 4 one-second windows)",
+    seconds.length ? median(seconds.map((l) => l.p99Ms)) : Infinity,
+    "ms",
+    undefined,
+    5,
+  );
+  const ours = await throughput(mine.port, "/hello");
+  await stopChild(mine.child);
+  if (hasTornado) {
+    const tport = await freePort();
+    const py = spawn(python, [tornadoApp, `--port=${tport}`], { stdio: "ignore" });
+    await waitForAnswer(tport);
+    const theirs = await throughput(tport, "/");
+    await stopChild(py);
+    report(
+      `async sandbox hello throughput vs one Tornado process (${ours.tool})`,
+      ours.rps,
+      "req/s",
+      theirs.rps,
+      1.5,
+      "higher",
+    );
+  } else {
+    report(
+      `async sandbox hello throughput (${ours.tool}; tornado not installed)`,
+      ours.rps,
+      "req/s",
+    );
+  }
+
+  // 10,000 idle WebSockets held by the one sandbox process. The limit is per process: the
+  // sandbox and the load process each need N descriptors and some spare.
+  const N = 10000;
+  const limit = openFileLimit();
+  const need = N + 1000;
+  const nofile = limit && limit.soft < need && limit.hard >= need ? need : undefined;
+  if (!limit || (limit.soft < need && !nofile)) {
+    console.log(
+      `async 10,000 WebSockets: skipped, the open-file limit is ${limit?.soft ?? "unknown"} (needs about ${need}; raise it with ulimit -n ${need})`,
+    );
+  } else {
+    const server = await startAsyncSandbox(["--access-log", "off"], nofile);
+    await new Promise((r) => setTimeout(r, 500));
+    const before = rssMb(server.pid);
+    const dir = mkdtempSync(join(tmpdir(), "lws-async-load-"));
+    const script = join(dir, "load.mjs");
+    writeFileSync(script, ASYNC_LOAD);
+    const load = forkLimited(script, [String(server.port), String(N)], nofile, "inherit");
+    const opened = await nextMessage(load);
+    await new Promise((r) => setTimeout(r, 3000));
+    const after = rssMb(server.pid);
+    console.log(
+      `  opened ${opened.opened} (${opened.failed} failed) in ${(opened.ms / 1000).toFixed(2)} s; sandbox RSS ${before.toFixed(1)} MB -> ${after.toFixed(1)} MB`,
+    );
+    report(
+      "async sandbox resident memory per idle WebSocket (10,000 open; Tornado ~14 KB)",
+      ((after - before) * 1024) / Math.max(1, opened.opened),
+      "KB",
+      undefined,
+      10,
+    );
+    load.send("broadcast");
+    const sent = await nextMessage(load);
+    report(
+      `async sandbox broadcast to all ${sent.received} WebSockets (Tornado: 0.95 s for 10,000)`,
+      sent.broadcastMs / 1000,
+      "s",
+      undefined,
+      0.5,
+    );
+    load.send("close");
+    await new Promise((r) => load.once("exit", r));
+    await stopChild(server.child);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 const over = results.filter((r) => r.ok === false);
 console.log(over.length ? `\n${over.length} over budget` : "\nall budgets met");
 process.exitCode = over.length ? 1 : 0;

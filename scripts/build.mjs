@@ -39,6 +39,7 @@ await Promise.all([
       "sandboxes/static": "sandboxes/static/main.ts",
       "sandboxes/dev-reload": "sandboxes/dev-reload/main.ts",
       "sandboxes/prefork": "sandboxes/prefork/main.ts",
+      "sandboxes/async": "sandboxes/async/main.ts",
     },
     outdir,
   }),

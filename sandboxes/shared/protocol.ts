@@ -118,6 +118,79 @@ export interface ReloadEvent {
   error?: string;
 }
 
+/**
+ * The connections one event-loop server holds (the async sandbox), aggregated: sent at most
+ * every 250 ms, and only when a number changed, so that 10,000 connections cost a few events.
+ */
+export interface ConnectionsEvent {
+  type: "connections";
+  /** Open HTTP connections (not upgraded), those waiting in /sleep or /poll included. */
+  http: number;
+  /** Open WebSockets. */
+  websockets: number;
+  /** Connections accepted since the start. */
+  accepted: number;
+  /** Connections the process could not accept because it hit its open-file limit (EMFILE). */
+  refused: number;
+  /** HTTP requests answered since the start (request events are sampled above 100 a second). */
+  requests: number;
+  /** Long polls waiting for a message. */
+  polls: number;
+  /** Milliseconds since the epoch. */
+  at: number;
+}
+
+/**
+ * Event-loop delay (how late the loop runs a timer that is due), over the last `windowMs`,
+ * measured continuously with monitorEventLoopDelay and sent about every 250 ms. A blocking
+ * handler shows as a `maxMs` about as long as it blocked.
+ */
+export interface LoopEvent {
+  type: "loop";
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  windowMs: number;
+  at: number;
+}
+
+/**
+ * A WebSocket opened, received a message, or closed. Above 100 a second the rest are left out
+ * and counted in the next one's `skipped` (the connections event keeps the totals).
+ */
+export interface WebSocketEvent {
+  type: "websocket";
+  phase: "open" | "message" | "close";
+  /** The connection's number, from 1, in the order of the upgrades. */
+  id: number;
+  /** The client's address. */
+  remote: string;
+  /** The Origin header of the upgrade, when there was one. */
+  origin?: string;
+  at: number;
+  /**
+   * With "open": how the server answered the key. `accept` = base64(SHA-1(key + guid)), whose
+   * hex digest is `sha1Hex`.
+   */
+  handshake?: { key: string; guid: string; sha1Hex: string; accept: string };
+  /**
+   * With "message": what the client sent (the text cut to 200 characters), whether it went to
+   * every client, and to how many.
+   */
+  message?: {
+    text: string;
+    bytes: number;
+    binary: boolean;
+    broadcast: boolean;
+    recipients: number;
+  };
+  /** With "close": the close code (1005 none given, 1006 the connection dropped) and reason. */
+  code?: number;
+  reason?: string;
+  /** Events of this kind left out before this one, to keep the rate bounded. */
+  skipped?: number;
+}
+
 export type SandboxEvent =
   | ListeningEvent
   | RequestEvent
@@ -125,7 +198,10 @@ export type SandboxEvent =
   | StoppingEvent
   | WorkerEvent
   | SignalEvent
-  | ReloadEvent;
+  | ReloadEvent
+  | ConnectionsEvent
+  | LoopEvent
+  | WebSocketEvent;
 
 export interface StopControl {
   type: "stop";

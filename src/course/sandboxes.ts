@@ -18,7 +18,7 @@ export const SANDBOX_OPTIONS = {
     "cache2",
     "app",
   ],
-  async: [],
+  async: ["max-message-size", "ping-interval", "ping-timeout", "poll-timeout", "access-log"],
   proxy: [],
 } as const satisfies Record<string, readonly string[]>;
 

@@ -1,14 +1,17 @@
 import * as z from "zod/mini";
 import {
+  type ConnectionsEvent,
   type ErrorEvent,
   type IpcEnvelope,
   type ListeningEvent,
+  type LoopEvent,
   PROTOCOL_VERSION,
   type ReloadEvent,
   type RequestEvent,
   type SandboxEvent,
   type SignalEvent,
   type StoppingEvent,
+  type WebSocketEvent,
   type WorkerEvent,
 } from "../../sandboxes/shared/protocol.js";
 
@@ -106,6 +109,50 @@ export const reloadEventSchema = z.object({
   error: z.optional(z.string()),
 });
 
+export const connectionsEventSchema = z.object({
+  type: z.literal("connections"),
+  http: z.int(),
+  websockets: z.int(),
+  accepted: z.int(),
+  refused: z.int(),
+  requests: z.int(),
+  polls: z.int(),
+  at: z.number(),
+});
+
+export const loopEventSchema = z.object({
+  type: z.literal("loop"),
+  p50Ms: z.number(),
+  p99Ms: z.number(),
+  maxMs: z.number(),
+  windowMs: z.number(),
+  at: z.number(),
+});
+
+export const webSocketEventSchema = z.object({
+  type: z.literal("websocket"),
+  phase: z.enum(["open", "message", "close"]),
+  id: z.int(),
+  remote: z.string(),
+  origin: z.optional(z.string()),
+  at: z.number(),
+  handshake: z.optional(
+    z.object({ key: z.string(), guid: z.string(), sha1Hex: z.string(), accept: z.string() }),
+  ),
+  message: z.optional(
+    z.object({
+      text: z.string(),
+      bytes: z.int(),
+      binary: z.boolean(),
+      broadcast: z.boolean(),
+      recipients: z.int(),
+    }),
+  ),
+  code: z.optional(z.int()),
+  reason: z.optional(z.string()),
+  skipped: z.optional(z.int()),
+});
+
 export const sandboxEventSchema = z.discriminatedUnion("type", [
   listeningEventSchema,
   requestEventSchema,
@@ -114,6 +161,9 @@ export const sandboxEventSchema = z.discriminatedUnion("type", [
   workerEventSchema,
   signalEventSchema,
   reloadEventSchema,
+  connectionsEventSchema,
+  loopEventSchema,
+  webSocketEventSchema,
 ]);
 
 export const envelopeSchema = z.object({
@@ -131,8 +181,11 @@ const schemasMatchProtocol: [
   Same<z.infer<typeof workerEventSchema>, WorkerEvent>,
   Same<z.infer<typeof signalEventSchema>, SignalEvent>,
   Same<z.infer<typeof reloadEventSchema>, ReloadEvent>,
+  Same<z.infer<typeof connectionsEventSchema>, ConnectionsEvent>,
+  Same<z.infer<typeof loopEventSchema>, LoopEvent>,
+  Same<z.infer<typeof webSocketEventSchema>, WebSocketEvent>,
   Same<z.infer<typeof envelopeSchema>, IpcEnvelope<SandboxEvent>>,
-] = [true, true, true, true, true, true, true, true];
+] = [true, true, true, true, true, true, true, true, true, true, true];
 void schemasMatchProtocol;
 
 export type EnvelopeCheck = { ok: true; event: SandboxEvent } | { ok: false; problem: string };

@@ -52,9 +52,9 @@ describe("lab options are checked against the sandbox's allow-list", () => {
 
   it("a sandbox without options takes none", async () => {
     const dir = copyValid();
-    edit(join(dir, "alpha", "lab.yaml"), "sandbox: static", "sandbox: async");
+    edit(join(dir, "alpha", "lab.yaml"), "sandbox: static", "sandbox: proxy");
     expect(await problems(dir)).toEqual([
-      'pack/alpha/lab.yaml:4: options: "threading" is not an option a lab may set (the async sandbox takes none)',
+      'pack/alpha/lab.yaml:4: options: "threading" is not an option a lab may set (the proxy sandbox takes none)',
     ]);
   });
 });
