@@ -356,12 +356,22 @@ describe("prefork sandbox, gunicorn flavour: signals", () => {
       const first = p.liveWorkers();
       expect(first).toHaveLength(2);
       signal("TTIN");
-      await p.waitFor(() => p.liveWorkers().length === 3, 4000, "a third worker");
+      await p.waitFor(
+        () => p.liveWorkers().length === 3 && p.stderr().includes("Handling signal: ttin"),
+        4000,
+        "a third worker",
+      );
       expect(p.stderr()).toContain(`[${p.pid}] [INFO] Handling signal: ttin`);
 
       const oldest = p.events.find((e) => e.type === "worker")?.pid ?? 0;
       signal("TTOU");
-      await p.waitFor(() => !p.liveWorkers().includes(oldest), 4000, "the oldest worker to go");
+      await p.waitFor(
+        () =>
+          !p.liveWorkers().includes(oldest) &&
+          p.stderr().includes(`[${oldest}] [INFO] Worker exiting (pid: ${oldest})`),
+        4000,
+        "the oldest worker to go",
+      );
       expect(p.stderr()).toContain("[INFO] Handling signal: ttou");
       expect(p.stderr()).toContain(`[${oldest}] [INFO] Worker exiting (pid: ${oldest})`);
       const exitedOldest = p.events.find(
@@ -371,9 +381,13 @@ describe("prefork sandbox, gunicorn flavour: signals", () => {
 
       const beforeHup = p.liveWorkers();
       signal("HUP");
+      const warned = (pid: number) =>
+        p.stderr().includes(`[WARNING] Worker with pid ${pid} was terminated due to signal 15`);
+      // The events and the log lines come through different pipes: wait for both.
       await p.waitFor(
         () =>
-          beforeHup.every((pid) => !p.liveWorkers().includes(pid)) && p.liveWorkers().length === 2,
+          beforeHup.every((pid) => !p.liveWorkers().includes(pid) && warned(pid)) &&
+          p.liveWorkers().length === 2,
         5000,
         "the HUP to replace every worker",
       );
@@ -388,7 +402,10 @@ describe("prefork sandbox, gunicorn flavour: signals", () => {
       if (via === "os") process.kill(victim, "SIGKILL");
       else p.control({ type: "kill-worker", signal: "SIGKILL", pid: victim });
       await p.waitFor(
-        () => p.liveWorkers().length === 2 && !p.liveWorkers().includes(victim),
+        () =>
+          p.liveWorkers().length === 2 &&
+          !p.liveWorkers().includes(victim) &&
+          p.stderr().includes(`Worker with pid ${victim} was terminated due to signal 9`),
         4000,
         "a respawn",
       );
