@@ -390,23 +390,8 @@ export class Master {
             }),
           );
         }
-        sendEvent({
-          type: "request",
-          id,
-          time: r.time,
-          remote: r.remote,
-          method: r.method,
-          target: r.target,
-          path: r.path,
-          version: r.version,
-          status: r.status,
-          reason: r.reason,
-          requestHeaders: r.requestHeaders,
-          responseHeaders: r.responseHeaders,
-          bytes: r.bytes,
-          durationMs: r.durationMs,
-          worker: w.pid,
-        });
+        const { vars, varsBytes, headerCount, headerBytes, startedAt, ...event } = r;
+        sendEvent({ type: "request", ...event, id, worker: w.pid });
         if (w.state === "busy") this.emitWorker(w, "idle");
         break;
       }

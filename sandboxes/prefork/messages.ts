@@ -1,3 +1,5 @@
+import type { RequestEvent } from "../shared/protocol.js";
+
 /** Messages between the master and its workers (their own IPC channel, never the lab's). */
 
 /** What a worker tells its master. */
@@ -11,22 +13,11 @@ export type WorkerMessage =
   /** Messages that could wait a few milliseconds, sent together (one write under load). */
   | { t: "batch"; messages: WorkerMessage[] };
 
-/** A finished request, as the master reports it to the lab and logs it (uWSGI). */
-export interface DoneRequest {
-  id: number;
-  time: string;
-  remote: string;
-  method: string;
-  target: string;
-  path: string;
-  version: string;
-  status: number;
-  reason: string;
-  requestHeaders: Record<string, string>;
-  responseHeaders: Record<string, string>;
-  bytes: number;
-  durationMs: number;
-  /** uWSGI's request line needs these. */
+/**
+ * A finished request, as the master reports it to the lab (the request event without the
+ * worker, which the master adds) and logs it: uWSGI's request line needs the counts.
+ */
+export interface DoneRequest extends Omit<RequestEvent, "type" | "worker"> {
   vars: number;
   varsBytes: number;
   headerCount: number;
