@@ -44,7 +44,7 @@ describe("the prefork lab's workers pane", () => {
     const screen = await gunicornLab(40);
     let frame = screen.frame();
     expect(frame).toMatch(/^- > Workers -+ 3 live · 0 busy · 0 served -$/m);
-    expect(frame).toMatch(/^ +PID +STATE +SERVED +AGE +REQUEST/m);
+    expect(frame).toMatch(/^ *PID +STATE +SERVED +AGE +REQUEST/m);
     expect(frame.match(/^ *\d+ +idle +0 /gm)).toHaveLength(3);
     expect(frame).toMatch(/^- Log -/m);
     expect(frame).toMatch(/^- Inspector -/m);
@@ -102,7 +102,7 @@ describe("the prefork lab's workers pane", () => {
 
     await screen.press("z");
     frame = screen.frame();
-    expect(frame).toMatch(/^ +PID +STATE +SERVED/m);
+    expect(frame).toMatch(/^ *PID +STATE +SERVED/m);
     expect(lanePids(frame)).toHaveLength(3);
     expect(frameLines(frame).length).toBeLessThanOrEqual(24);
   });
