@@ -1,10 +1,11 @@
 import { execFileSync } from "node:child_process";
-import { chmodSync, cpSync, existsSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
 const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
-const outdir = fileURLToPath(new URL("../dist/", import.meta.url));
+const dist = fileURLToPath(new URL("../dist", import.meta.url));
+const outdir = `${dist}.build-${process.pid}/`;
 rmSync(outdir, { recursive: true, force: true });
 
 const common = {
@@ -65,7 +66,15 @@ await build({
   outfile: compiler,
 });
 try {
-  execFileSync(process.execPath, [compiler], { stdio: "inherit" });
+  execFileSync(process.execPath, [compiler, `${outdir}course.json`], { stdio: "inherit" });
+} catch (err) {
+  rmSync(outdir, { recursive: true, force: true });
+  throw err;
 } finally {
   rmSync(compiler, { force: true });
 }
+
+const old = `${dist}.old-${process.pid}`;
+if (existsSync(dist)) renameSync(dist, old);
+renameSync(outdir, dist);
+rmSync(old, { recursive: true, force: true });

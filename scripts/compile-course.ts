@@ -4,7 +4,7 @@ import { CoursePackError, formatProblem, loadCourse } from "../src/course/loader
 
 try {
   const course = await loadCourse();
-  writeFileSync(compiledCoursePath(), JSON.stringify(compileCourse(course)));
+  writeFileSync(process.argv[2] ?? compiledCoursePath(), JSON.stringify(compileCourse(course)));
 } catch (err) {
   if (!(err instanceof CoursePackError)) throw err;
   process.stderr.write(
