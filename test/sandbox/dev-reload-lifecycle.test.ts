@@ -38,8 +38,17 @@ async function gone(pid: number, ms: number): Promise<boolean> {
   return !isAlive(pid);
 }
 
-/** The port can be bound again: nothing holds it. */
-function portFree(port: number): Promise<boolean> {
+/** The port can be bound again within `ms`: nothing holds it any more. */
+async function portFree(port: number, ms = 2000): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (!(await bindsOnce(port))) {
+    if (Date.now() > deadline) return false;
+    await sleep(50);
+  }
+  return true;
+}
+
+function bindsOnce(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const server = createServer();
     server.once("error", () => resolve(false));
