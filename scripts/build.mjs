@@ -41,6 +41,8 @@ await Promise.all([
       "sandboxes/dev-reload": "sandboxes/dev-reload/main.ts",
       "sandboxes/prefork": "sandboxes/prefork/main.ts",
       "sandboxes/async": "sandboxes/async/main.ts",
+      "sandboxes/proxy": "sandboxes/proxy/main.ts",
+      "sandboxes/ws-load": "sandboxes/async/load.ts",
     },
     outdir,
   }),
@@ -51,6 +53,7 @@ const workspaces = [
   ["prefork", "wsgi-app"],
   ["dev-reload", "flask-app"],
   ["dev-reload", "django-app"],
+  ["proxy", "site"],
 ];
 for (const [sandbox, name] of workspaces) {
   const template = fileURLToPath(new URL(`../sandboxes/${sandbox}/${name}`, import.meta.url));
@@ -67,9 +70,10 @@ await build({
 });
 try {
   execFileSync(process.execPath, [compiler, `${outdir}course.json`], { stdio: "inherit" });
-} catch (err) {
+} catch {
   rmSync(outdir, { recursive: true, force: true });
-  throw err;
+  rmSync(compiler, { force: true });
+  process.exit(1);
 } finally {
   rmSync(compiler, { force: true });
 }

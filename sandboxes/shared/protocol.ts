@@ -30,6 +30,11 @@ export interface RequestEvent {
   bytes: number;
   durationMs: number;
   worker?: number;
+  /**
+   * Set on a request event the proxy sandbox passes on from an app server it started: that
+   * server's address (`http://127.0.0.1:PORT`). The proxy's own request events have none.
+   */
+  upstream?: string;
 }
 
 export interface ErrorEvent {
@@ -167,6 +172,8 @@ export interface WebSocketEvent {
   remote: string;
   /** The Origin header of the upgrade, when there was one. */
   origin?: string;
+  /** The User-Agent header of the upgrade, when there was one (on every phase). */
+  userAgent?: string;
   at: number;
   /**
    * With "open": how the server answered the key. `accept` = base64(SHA-1(key + guid)), whose
@@ -191,6 +198,84 @@ export interface WebSocketEvent {
   skipped?: number;
 }
 
+/** One upstream tried for a request the proxy passed on, in the order tried. */
+export interface ProxyAttempt {
+  /** `http://127.0.0.1:PORT`. */
+  upstream: string;
+  /** Milliseconds from the request's `start`: the upstream chosen. */
+  chosenMs: number;
+  /** Milliseconds from `start`: connected, first byte of its answer, its answer complete. */
+  connectMs?: number;
+  firstByteMs?: number;
+  doneMs?: number;
+  /** "ok" when it answered; otherwise why the proxy gave up on it. */
+  outcome: "ok" | "refused" | "timeout" | "reset" | "closed" | "invalid" | "error";
+  /** The status it answered with. */
+  status?: number;
+}
+
+/**
+ * The path of one request through the proxy sandbox (client, proxy, upstream, worker), sent once
+ * the answer is written. Same `id` as the proxy's request event for it. Times are milliseconds
+ * from `start` (the request's first byte, ms since the epoch).
+ */
+export interface ProxyEvent {
+  type: "proxy";
+  id: number;
+  method: string;
+  target: string;
+  status: number;
+  /**
+   * "static": a file from the static folder; "proxied": an upstream answered; "cache": the
+   * micro-cache answered; "error": the proxy answered by itself (400, 413, 502, 504...).
+   */
+  route: "static" | "proxied" | "cache" | "error";
+  /** With --cache, for GET and HEAD sent upstream or answered from the cache (the X-Cache value). */
+  cache?: "HIT" | "MISS" | "EXPIRED";
+  start: number;
+  /** The request read whole, head and body: until then no upstream is involved. */
+  readMs: number;
+  /** Each upstream tried, in order (a failover shows as two or more). */
+  attempts: ProxyAttempt[];
+  /** The upstream that answered. */
+  upstream?: string;
+  /** The pid of the worker that ran the app, when the app server is one the proxy started. */
+  worker?: number;
+  /** The answer handed to the client's connection. */
+  sentMs: number;
+  /** Body bytes received from the client and sent to it. */
+  requestBytes: number;
+  bytes: number;
+}
+
+/** One upstream as the proxy sees it now. */
+export interface UpstreamState {
+  upstream: string;
+  /** "down" while taken out after failures (max_fails, fail_timeout), until `downUntil`. */
+  state: "up" | "down";
+  downUntil?: number;
+  /** Connections open to it now: with sync workers, how many workers the proxy keeps busy. */
+  active: number;
+  requests: number;
+  failures: number;
+  /** The master's pid, for an app server the proxy started itself (absent once it exited). */
+  pid?: number;
+}
+
+/**
+ * The proxy sandbox's connections, upstreams and cache, sent when something changed (at most
+ * every 250 ms).
+ */
+export interface UpstreamsEvent {
+  type: "upstreams";
+  at: number;
+  /** Client connections open, and how many of them are in the middle of sending a request. */
+  clients: { open: number; reading: number };
+  upstreams: UpstreamState[];
+  /** With --cache: entries held and lookups since the start. */
+  cache?: { entries: number; hits: number; misses: number; expired: number };
+}
+
 export type SandboxEvent =
   | ListeningEvent
   | RequestEvent
@@ -201,7 +286,9 @@ export type SandboxEvent =
   | ReloadEvent
   | ConnectionsEvent
   | LoopEvent
-  | WebSocketEvent;
+  | WebSocketEvent
+  | ProxyEvent
+  | UpstreamsEvent;
 
 export interface StopControl {
   type: "stop";

@@ -6,11 +6,13 @@ import {
   type ListeningEvent,
   type LoopEvent,
   PROTOCOL_VERSION,
+  type ProxyEvent,
   type ReloadEvent,
   type RequestEvent,
   type SandboxEvent,
   type SignalEvent,
   type StoppingEvent,
+  type UpstreamsEvent,
   type WebSocketEvent,
   type WorkerEvent,
 } from "../../sandboxes/shared/protocol.js";
@@ -47,6 +49,7 @@ export const requestEventSchema = z.object({
   bytes: z.number(),
   durationMs: z.number(),
   worker: z.optional(z.int()),
+  upstream: z.optional(z.string()),
 });
 
 export const errorEventSchema = z.object({
@@ -135,6 +138,7 @@ export const webSocketEventSchema = z.object({
   id: z.int(),
   remote: z.string(),
   origin: z.optional(z.string()),
+  userAgent: z.optional(z.string()),
   at: z.number(),
   handshake: z.optional(
     z.object({ key: z.string(), guid: z.string(), sha1Hex: z.string(), accept: z.string() }),
@@ -153,6 +157,54 @@ export const webSocketEventSchema = z.object({
   skipped: z.optional(z.int()),
 });
 
+export const proxyEventSchema = z.object({
+  type: z.literal("proxy"),
+  id: z.int(),
+  method: z.string(),
+  target: z.string(),
+  status: z.int(),
+  route: z.enum(["static", "proxied", "cache", "error"]),
+  cache: z.optional(z.enum(["HIT", "MISS", "EXPIRED"])),
+  start: z.number(),
+  readMs: z.number(),
+  attempts: z.array(
+    z.object({
+      upstream: z.string(),
+      chosenMs: z.number(),
+      connectMs: z.optional(z.number()),
+      firstByteMs: z.optional(z.number()),
+      doneMs: z.optional(z.number()),
+      outcome: z.enum(["ok", "refused", "timeout", "reset", "closed", "invalid", "error"]),
+      status: z.optional(z.int()),
+    }),
+  ),
+  upstream: z.optional(z.string()),
+  worker: z.optional(z.int()),
+  sentMs: z.number(),
+  requestBytes: z.number(),
+  bytes: z.number(),
+});
+
+export const upstreamsEventSchema = z.object({
+  type: z.literal("upstreams"),
+  at: z.number(),
+  clients: z.object({ open: z.int(), reading: z.int() }),
+  upstreams: z.array(
+    z.object({
+      upstream: z.string(),
+      state: z.enum(["up", "down"]),
+      downUntil: z.optional(z.number()),
+      active: z.int(),
+      requests: z.int(),
+      failures: z.int(),
+      pid: z.optional(z.int()),
+    }),
+  ),
+  cache: z.optional(
+    z.object({ entries: z.int(), hits: z.int(), misses: z.int(), expired: z.int() }),
+  ),
+});
+
 export const sandboxEventSchema = z.discriminatedUnion("type", [
   listeningEventSchema,
   requestEventSchema,
@@ -164,6 +216,8 @@ export const sandboxEventSchema = z.discriminatedUnion("type", [
   connectionsEventSchema,
   loopEventSchema,
   webSocketEventSchema,
+  proxyEventSchema,
+  upstreamsEventSchema,
 ]);
 
 export const envelopeSchema = z.object({
@@ -184,8 +238,10 @@ const schemasMatchProtocol: [
   Same<z.infer<typeof connectionsEventSchema>, ConnectionsEvent>,
   Same<z.infer<typeof loopEventSchema>, LoopEvent>,
   Same<z.infer<typeof webSocketEventSchema>, WebSocketEvent>,
+  Same<z.infer<typeof proxyEventSchema>, ProxyEvent>,
+  Same<z.infer<typeof upstreamsEventSchema>, UpstreamsEvent>,
   Same<z.infer<typeof envelopeSchema>, IpcEnvelope<SandboxEvent>>,
-] = [true, true, true, true, true, true, true, true, true, true, true];
+] = [true, true, true, true, true, true, true, true, true, true, true, true, true];
 void schemasMatchProtocol;
 
 export type EnvelopeCheck = { ok: true; event: SandboxEvent } | { ok: false; problem: string };

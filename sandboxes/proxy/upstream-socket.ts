@@ -1,0 +1,193 @@
+/**
+ * One TCP connection to an upstream, for one exchange: connect, write, read to the end, close.
+ *
+ * A net.Socket (a duplex stream with its states, buffers and events) cost the proxy more than
+ * its whole HTTP work for each upstream request, so the connection is made on libuv's TCP handle
+ * directly, as net.Socket itself does underneath (Node's tcp_wrap and stream_wrap bindings).
+ * Where those are not available the same interface runs over a net.Socket.
+ */
+
+import { connect } from "node:net";
+import { getSystemErrorName } from "node:util";
+
+export interface UpstreamSocketEvents {
+  onConnect(): void;
+  onData(chunk: Buffer): void;
+  /** The upstream closed its side (FIN). */
+  onEnd(): void;
+  /** A system error, by its code: ECONNREFUSED, ECONNRESET, EPIPE... */
+  onError(code: string): void;
+}
+
+export interface UpstreamSocket {
+  write(data: Buffer): void;
+  close(): void;
+}
+
+interface Handle {
+  connect(req: ConnectReq, address: string, port: number): number;
+  connect6(req: ConnectReq, address: string, port: number): number;
+  writeBuffer(req: WriteReq, data: Buffer): number;
+  readStart(): number;
+  readStop(): number;
+  close(callback?: () => void): void;
+  onread: (arrayBuffer: ArrayBuffer | undefined) => void;
+}
+interface ConnectReq {
+  oncomplete: (status: number) => void;
+  address?: string;
+  port?: number;
+}
+interface WriteReq {
+  handle: Handle;
+  /** Kept alive with the request until libuv has written it. */
+  buffer?: Buffer;
+  oncomplete: (status: number) => void;
+  async: boolean;
+}
+interface Bindings {
+  TCP: new (type: number) => Handle;
+  TCPConnectWrap: new () => ConnectReq;
+  WriteWrap: new () => WriteReq;
+  SOCKET: number;
+  state: Int32Array;
+  readBytes: number;
+  offset: number;
+}
+
+function loadBindings(): Bindings | undefined {
+  try {
+    const binding = (process as unknown as { binding(name: string): Record<string, unknown> })
+      .binding;
+    const tcp = binding("tcp_wrap") as {
+      TCP: Bindings["TCP"];
+      TCPConnectWrap: Bindings["TCPConnectWrap"];
+      constants: { SOCKET: number };
+    };
+    const stream = binding("stream_wrap") as {
+      WriteWrap: Bindings["WriteWrap"];
+      streamBaseState: Int32Array;
+      kReadBytesOrError: number;
+      kArrayBufferOffset: number;
+    };
+    const ok =
+      typeof tcp.TCP === "function" &&
+      typeof tcp.TCPConnectWrap === "function" &&
+      typeof stream.WriteWrap === "function" &&
+      stream.streamBaseState instanceof Int32Array &&
+      typeof stream.kReadBytesOrError === "number" &&
+      typeof stream.kArrayBufferOffset === "number" &&
+      typeof tcp.constants?.SOCKET === "number";
+    if (!ok) return undefined;
+    return {
+      TCP: tcp.TCP,
+      TCPConnectWrap: tcp.TCPConnectWrap,
+      WriteWrap: stream.WriteWrap,
+      SOCKET: tcp.constants.SOCKET,
+      state: stream.streamBaseState,
+      readBytes: stream.kReadBytesOrError,
+      offset: stream.kArrayBufferOffset,
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+const bindings = process.env.LEARN_WEBSERVERS_PROXY_NET_SOCKET ? undefined : loadBindings();
+
+function errorName(status: number): string {
+  try {
+    return getSystemErrorName(status);
+  } catch {
+    return "EIO";
+  }
+}
+
+function handleSocket(b: Bindings, address: string, port: number, ev: UpstreamSocketEvents) {
+  const handle = new b.TCP(b.SOCKET);
+  let closed = false;
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    handle.readStop();
+    handle.close();
+  };
+  const fail = (status: number) => {
+    if (closed) return;
+    close();
+    ev.onError(errorName(status));
+  };
+  handle.onread = (arrayBuffer) => {
+    if (closed) return;
+    const n = b.state[b.readBytes] ?? 0;
+    if (n > 0 && arrayBuffer) {
+      ev.onData(Buffer.from(arrayBuffer, b.state[b.offset] ?? 0, n));
+      return;
+    }
+    if (n === 0) return;
+    if (errorName(n) === "EOF") {
+      handle.readStop();
+      ev.onEnd();
+    } else fail(n);
+  };
+  const req = new b.TCPConnectWrap();
+  req.address = address;
+  req.port = port;
+  req.oncomplete = (status) => {
+    if (closed) return;
+    if (status < 0) return fail(status);
+    const err = handle.readStart();
+    if (err < 0) return fail(err);
+    ev.onConnect();
+  };
+  const err = address.includes(":")
+    ? handle.connect6(req, address, port)
+    : handle.connect(req, address, port);
+  if (err < 0) setImmediate(() => fail(err));
+  return {
+    write(data: Buffer) {
+      if (closed) return;
+      const w = new b.WriteWrap();
+      w.handle = handle;
+      w.buffer = data;
+      w.async = false;
+      w.oncomplete = (status) => {
+        if (status < 0) fail(status);
+      };
+      const status = handle.writeBuffer(w, data);
+      if (status < 0) setImmediate(() => fail(status));
+    },
+    close,
+  };
+}
+
+function streamSocket(address: string, port: number, ev: UpstreamSocketEvents): UpstreamSocket {
+  const socket = connect({ host: address, port });
+  let closed = false;
+  socket.on("connect", () => ev.onConnect());
+  socket.on("data", (chunk: Buffer) => ev.onData(chunk));
+  socket.on("end", () => ev.onEnd());
+  socket.on("error", (err: NodeJS.ErrnoException) => {
+    if (!closed) ev.onError(err.code ?? "EIO");
+  });
+  return {
+    write: (data) => {
+      socket.write(data);
+    },
+    close: () => {
+      closed = true;
+      socket.destroy();
+    },
+  };
+}
+
+/** Opens a connection to `address` (an IP address) and `port`. */
+export function openUpstreamSocket(
+  address: string,
+  port: number,
+  events: UpstreamSocketEvents,
+): UpstreamSocket {
+  return bindings
+    ? handleSocket(bindings, address, port, events)
+    : streamSocket(address, port, events);
+}
