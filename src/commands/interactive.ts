@@ -6,8 +6,13 @@ export interface InteractiveOptions {
   lessons?: string;
   plain?: boolean;
   start?: { lessonId: string; screen: Exclude<Screen, "map"> };
+  /** Opens the final exam first. */
+  exam?: boolean;
   port?: number;
   host?: string;
+  join?: string;
+  code?: string;
+  name?: string;
 }
 
 export function wantsPlain(plainFlag: boolean | undefined): boolean {
@@ -25,9 +30,14 @@ export async function interactive(opts: InteractiveOptions): Promise<void> {
   if (opts.start) findLesson(course, opts.start.lessonId);
   const plain = wantsPlain(opts.plain);
   const progress = await openProgress({ notice: plain });
+  const { startClassroom } = await import("./classroom.js");
+  const classroom = await startClassroom(opts, progress, (line) => {
+    process.stderr.write(`${line}\n`);
+  });
 
-  const { installExitHandlers, shutdown } = await import("../lab/supervisor.js");
+  const { installExitHandlers, onShutdown, shutdown } = await import("../lab/supervisor.js");
   installExitHandlers();
+  if (classroom) onShutdown(classroom.stop);
 
   let code = 0;
   try {
@@ -37,6 +47,7 @@ export async function interactive(opts: InteractiveOptions): Promise<void> {
         course,
         progress,
         start: opts.start,
+        exam: opts.exam,
         input: process.stdin,
         output: process.stdout,
         port: opts.port,
@@ -44,7 +55,14 @@ export async function interactive(opts: InteractiveOptions): Promise<void> {
       });
     } else {
       const { runTui } = await import("../ui/run.js");
-      await runTui({ course, progress, start: opts.start, port: opts.port, host: opts.host });
+      await runTui({
+        course,
+        progress,
+        start: opts.start,
+        exam: opts.exam,
+        port: opts.port,
+        host: opts.host,
+      });
     }
   } catch (err) {
     const { text, exitCode } = formatError(err);

@@ -6,20 +6,38 @@ import { formatError, PROGRAM } from "./errors.js";
 interface GlobalOptions {
   lessons?: string;
   plain?: boolean;
+  join?: string;
+  code?: string;
+  name?: string;
 }
 
-const COMMANDS = ["list", "lesson", "lab", "sandbox", "progress", "validate", "doctor", "help"];
+const COMMANDS = [
+  "list",
+  "lesson",
+  "lab",
+  "exam",
+  "sandbox",
+  "progress",
+  "validate",
+  "doctor",
+  "classroom",
+  "help",
+];
 
 /** How each command reads in the main help, where every command's line must fit 80 columns. */
 const SHORT_TERMS: Record<string, string> = {
   list: "list [--json]",
   lesson: "lesson <id>",
   lab: "lab <id> [--port N]",
+  exam: "exam [--plain]",
   sandbox: "sandbox <name> [--port N] [...]",
-  progress: "progress [--json]",
+  progress: "progress [--json] [--summary]",
   "progress reset": "progress reset [id] [--yes]",
   validate: "validate [DIR]",
   doctor: "doctor [--json]",
+  "classroom host": "classroom host [--host H]",
+  "classroom export": "classroom export [--out FILE]",
+  "classroom leave": "classroom leave",
   help: "help [command]",
 };
 
@@ -74,7 +92,11 @@ Examples:
   learn-webservers progress reset --yes      forget all progress
   learn-webservers validate ./my-pack        check a lesson pack you wrote
   learn-webservers --lessons ./my-pack       take the course from your pack
-  learn-webservers --plain                   numbered menus (screen readers)`;
+  learn-webservers --plain                   numbered menus (screen readers)
+  learn-webservers classroom host --host 0.0.0.0
+                                             the instructor's view of a room
+  learn-webservers --join http://192.168.1.20:8090 --code K7PX3M --name "Ada"
+                                             take the course in that classroom`;
 
 function afterHelp(): string {
   return `${EXAMPLES}
@@ -101,6 +123,9 @@ export function buildProgram(): Command {
     .exitOverride()
     .option("--lessons <dir>", "use the lesson pack in DIR")
     .option("--plain", "numbered menus, no colour or cursor movement")
+    .option("--join <url>", "send progress to the classroom host at URL")
+    .option("--code <code>", "the classroom's join code")
+    .option("--name <name>", "your name on the instructor's dashboard")
     .version(__VERSION__, "-V, --version", "print the version and exit")
     .helpOption("-h, --help", "show this help")
     .helpCommand(false);
@@ -146,6 +171,17 @@ export function buildProgram(): Command {
       await interactive({ ...o, start: { lessonId: id, screen: "lab" } });
     });
 
+  program
+    .command("exam")
+    .description("the final exam, open at any time")
+    .usage("[--plain] [--lessons DIR]")
+    .option("--plain", "line-by-line mode")
+    .option("--lessons <dir>", lessonsOption)
+    .action(async (_opts, cmd: Command) => {
+      const { examCommand } = await import("./exam.js");
+      await examCommand(cmd.optsWithGlobals<GlobalOptions>());
+    });
+
   const sandbox = program
     .command("sandbox")
     .description("run a sandbox server in the foreground")
@@ -172,8 +208,12 @@ Examples:
   const progress = program
     .command("progress")
     .description("where progress is stored, and how far you are")
-    .usage("[--json] [--lessons DIR]")
+    .usage("[--json] [--summary [FILE]] [--lessons DIR]")
     .option("--json", "print {path, lessons: [...], last} as JSON")
+    .option(
+      "--summary [file]",
+      "write your completion summary (Markdown) to FILE, or beside progress.json",
+    )
     .option("--lessons <dir>", lessonsOption)
     .allowExcessArguments()
     .action(async (_opts, cmd: Command) => {
@@ -231,6 +271,72 @@ Examples:
       await doctorCommand(cmd.optsWithGlobals());
     });
 
+  const classroom = program
+    .command("classroom")
+    .description("run a workshop: the instructor's live dashboard, its export")
+    .usage("host|export|leave [options]")
+    .helpCommand(false)
+    .addHelpText(
+      "after",
+      `
+Learners join from their terminal:
+  learn-webservers --join URL --code CODE --name NAME [lesson <id>|lab <id>]
+Their progress (pages, labs, missions, quizzes, where they are) then goes to the
+host in the background; the course never waits for it. See docs/CLASSROOM.md.`,
+    );
+  classroom
+    .command("host")
+    .description("the instructor's live dashboard of a workshop")
+    .usage("[--port N] [--host H] [--data FILE] [--lessons DIR] [--json]")
+    .option("--port <n>", "the port to listen on (default: 8090; 0 takes a free one)", parsePort)
+    .option("--host <host>", "the address to bind (default: 127.0.0.1; 0.0.0.0 for a room)")
+    .option("--data <file>", "the room file (default: classroom-room.json beside your progress)")
+    .option("--lessons <dir>", "the lesson pack the room takes (for the pace view)")
+    .option("--json", "print one JSON line {port, url, code, instructorUrl, ...} instead")
+    .addHelpText(
+      "after",
+      `
+The room (join code, instructor key, every learner) is kept in the data file and
+written atomically, so a restart keeps it; delete the file for a new room.
+Examples:
+  learn-webservers classroom host                     this computer only
+  learn-webservers classroom host --host 0.0.0.0      the room's network can join`,
+    )
+    .action(async (_opts, cmd: Command) => {
+      const { hostCommand } = await import("./classroom.js");
+      await hostCommand(cmd.optsWithGlobals());
+    });
+  classroom
+    .command("export")
+    .description("the room as CSV (one row per learner)")
+    .usage("[--data FILE] [--out FILE]")
+    .option("--data <file>", "the room file (default: classroom-room.json beside your progress)")
+    .option("--out <file>", "write the CSV there (default: print it)")
+    .action(async (_opts, cmd: Command) => {
+      const { exportCommand } = await import("./classroom.js");
+      await exportCommand(cmd.opts());
+    });
+  classroom
+    .command("leave")
+    .description("stop sending your progress to a classroom")
+    .usage("")
+    .action(async () => {
+      const { leaveCommand } = await import("./classroom.js");
+      await leaveCommand();
+    });
+
+  program.hook("preAction", (_program, action) => {
+    const o = action.optsWithGlobals<GlobalOptions>();
+    if (o.join === undefined && o.code === undefined && o.name === undefined) return;
+    const name = action.name();
+    if (action !== program && !["lesson", "lab", "exam"].includes(name)) {
+      action.error(
+        `--join, --code and --name open the course in a classroom; use them without a command, or with lesson, lab or exam`,
+        { code: "commander.usage", exitCode: 2 },
+      );
+    }
+  });
+
   program
     .command("help")
     .description("show a command's help")
@@ -259,7 +365,9 @@ Examples:
       visibleCommands(this: Help, cmd: Command): Command[] {
         return Help.prototype.visibleCommands
           .call(this, cmd)
-          .flatMap((c) => (c === progress ? [c, ...c.commands] : [c]));
+          .flatMap((c) =>
+            c === progress ? [c, ...c.commands] : c === classroom ? c.commands : [c],
+          );
       },
       subcommandTerm: (c) => SHORT_TERMS[commandPath(c).replace(`${PROGRAM} `, "")] ?? c.name(),
     })

@@ -1,14 +1,65 @@
 import { createInterface } from "node:readline";
+import type { LoadedCourse } from "../course/schema.js";
+import {
+  completionMarkdown,
+  completionText,
+  courseResults,
+  defaultSummaryPath,
+  writeCompletionSummary,
+} from "../progress/completion.js";
+import type { ProgressStore } from "../progress/store.js";
 import { summarizeLesson } from "../progress/summary.js";
 import { findLesson, openCourse, openProgress, percent, table } from "./common.js";
 import { CliError, PROGRAM } from "./errors.js";
 
-export async function progressCommand(opts: { json?: boolean; lessons?: string }): Promise<void> {
+/** Writes the completion summary (Markdown) to `file`, or beside progress.json; says where. */
+function summaryCommand(
+  course: LoadedCourse,
+  progress: ProgressStore,
+  file: string | undefined,
+  json: boolean,
+): void {
+  const results = courseResults(course, progress);
+  const target = file ?? defaultSummaryPath(progress);
+  let path: string;
+  try {
+    path = writeCompletionSummary(completionMarkdown(results), target);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    throw new CliError(
+      `the summary could not be written to ${target} (${code}); name another file: ${PROGRAM} progress --summary FILE`,
+      1,
+    );
+  }
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ path, ...results }, null, 2)}\n`);
+    return;
+  }
+  process.stdout.write(`${completionText(results).join("\n")}\n\nSummary written to ${path}\n`);
+}
+
+export async function progressCommand(opts: {
+  json?: boolean;
+  lessons?: string;
+  summary?: string | boolean;
+}): Promise<void> {
   const course = await openCourse(opts.lessons);
   const progress = await openProgress({ notice: true });
+  if (opts.summary !== undefined && opts.summary !== false) {
+    const file = typeof opts.summary === "string" ? opts.summary : undefined;
+    summaryCommand(course, progress, file, opts.json === true);
+    return;
+  }
   const rows = course.lessons.map((lesson) => summarizeLesson(lesson, progress));
+  const { classroomStatus } = await import("./classroom.js");
+  const classroom = await classroomStatus(progress.home);
   if (opts.json) {
-    const out = { path: progress.path, lessons: rows, last: progress.data.last ?? null };
+    const out = {
+      path: progress.path,
+      lessons: rows,
+      last: progress.data.last ?? null,
+      classroom: classroom?.json ?? null,
+    };
     process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
     return;
   }
@@ -23,7 +74,7 @@ export async function progressCommand(opts: { json?: boolean; lessons?: string }
     ]),
   ];
   process.stdout.write(
-    `Progress file: ${progress.path}\n\n${table(lines)}\n\nStart again: ${PROGRAM} progress reset [<id>]\n`,
+    `Progress file: ${progress.path}\n\n${table(lines)}\n\nStart again: ${PROGRAM} progress reset [<id>]\n${classroom ? `${classroom.line}\n` : ""}`,
   );
 }
 

@@ -72,6 +72,7 @@ export class PlainIO {
   /** The prompt written whose answer has not come yet. */
   #prompt: string | undefined;
   #promptOpen = false;
+  readonly #answerListeners = new Set<() => void>();
 
   constructor(input: NodeJS.ReadableStream, output: NodeJS.WritableStream) {
     this.#lines = new LineQueue(input);
@@ -113,7 +114,16 @@ export class PlainIO {
       throw new EndOfInput("end of input");
     }
     if (this.#echo) this.#out.write(`${plainText(line)}\n`);
+    for (const listener of this.#answerListeners) listener();
     return line.trim();
+  }
+
+  /** Calls `listener` after every answer the learner types; returns the unsubscribe. */
+  onAnswer(listener: () => void): () => void {
+    this.#answerListeners.add(listener);
+    return () => {
+      this.#answerListeners.delete(listener);
+    };
   }
 
   close(): void {

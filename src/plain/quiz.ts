@@ -1,15 +1,27 @@
-import { formatScore, scoreQuiz } from "../course/quiz.js";
-import type { Lesson } from "../course/schema.js";
+import { formatScore, type QuizScore, scoreQuiz } from "../course/quiz.js";
+import type { Lesson, Quiz } from "../course/schema.js";
 import type { PlainContext } from "./run.js";
 import { wrap } from "./wrap.js";
 
-/** One pass through the quiz; an answered quiz is recorded, one stopped with q is not. */
-export async function runQuiz(ctx: PlainContext, lesson: Lesson): Promise<void> {
-  const { questions, passMark } = lesson.quiz;
-  ctx.progress.setPosition({ lessonId: lesson.id, screen: "quiz", page: 0 });
+export interface QuizAttempt {
+  score: QuizScore;
+  answers: number[];
+}
+
+/**
+ * Asks every question of `quiz` with feedback after each, then prints the score. Undefined when
+ * the learner stops with q (nothing is scored). `noun` names what is taken ("quiz", "exam").
+ */
+export async function askQuiz(
+  ctx: PlainContext,
+  quiz: Quiz,
+  heading: string,
+  noun: string,
+): Promise<QuizAttempt | undefined> {
+  const { questions, passMark } = quiz;
   ctx.io.say();
   ctx.io.say(
-    `Quiz: ${lesson.meta.title} (${questions.length} questions, pass mark ${Math.round(passMark * 100)}%)`,
+    `${heading} (${questions.length} questions, pass mark ${Math.round(passMark * 100)}%)`,
   );
   const answers: number[] = [];
   for (const [i, q] of questions.entries()) {
@@ -24,8 +36,8 @@ export async function runQuiz(ctx: PlainContext, lesson: Lesson): Promise<void> 
         await ctx.io.ask(`Your answer [1-${q.choices.length}, q to stop]:`)
       ).toLowerCase();
       if (answer === "q") {
-        ctx.io.say("Quiz stopped; nothing recorded.");
-        return;
+        ctx.io.say(`${noun[0]?.toUpperCase() ?? ""}${noun.slice(1)} stopped; nothing recorded.`);
+        return undefined;
       }
       const n = Number(answer);
       if (/^\d+$/.test(answer) && n >= 1 && n <= q.choices.length) chosen = n - 1;
@@ -42,23 +54,36 @@ export async function runQuiz(ctx: PlainContext, lesson: Lesson): Promise<void> 
     ctx.io.say(wrap(`Source: ${q.source.title} <${q.source.url}>`, ctx.width));
   }
 
-  const score = scoreQuiz(lesson.quiz, answers);
-  ctx.progress.recordQuiz(lesson.id, score.score, score.passed);
+  const score = scoreQuiz(quiz, answers);
   ctx.io.say();
   ctx.io.say(
     `Score: ${formatScore(score.score)} (${score.correct} of ${score.total} correct), ${score.passed ? "passed" : `not passed yet (pass mark ${Math.round(passMark * 100)}%)`}.`,
   );
+  return { score, answers };
+}
+
+/** The questions answered wrongly, with the right answer and where to read more. */
+export function reviewMissed(ctx: PlainContext, quiz: Quiz, { score, answers }: QuizAttempt): void {
+  if (score.missed.length === 0) return;
+  ctx.io.say();
+  ctx.io.say("Questions to review:");
+  for (const i of score.missed) {
+    const q = quiz.questions[i];
+    if (!q) continue;
+    ctx.io.say(wrap(`${i + 1}. ${q.prompt}`, ctx.width, "  ", "     "));
+    ctx.io.say(wrap(`You answered: ${q.choices[answers[i] ?? -1] ?? "-"}`, ctx.width, "     "));
+    ctx.io.say(wrap(`The answer: ${q.choices[q.answer] ?? ""}`, ctx.width, "     "));
+    ctx.io.say(wrap(`See: ${q.source.title} <${q.source.url}>`, ctx.width, "     "));
+  }
+}
+
+/** One pass through the quiz; an answered quiz is recorded, one stopped with q is not. */
+export async function runQuiz(ctx: PlainContext, lesson: Lesson): Promise<void> {
+  ctx.progress.setPosition({ lessonId: lesson.id, screen: "quiz", page: 0 });
+  const attempt = await askQuiz(ctx, lesson.quiz, `Quiz: ${lesson.meta.title}`, "quiz");
+  if (!attempt) return;
+  ctx.progress.recordQuiz(lesson.id, attempt.score.score, attempt.score.passed);
   const best = ctx.progress.lesson(lesson.id)?.quiz?.best;
   if (best !== undefined) ctx.io.say(`Your best score for this lesson: ${formatScore(best)}.`);
-  const missed = questions.flatMap((q, i) => (answers[i] === q.answer ? [] : [{ q, i }]));
-  if (missed.length > 0) {
-    ctx.io.say();
-    ctx.io.say("Questions to review:");
-    for (const { q, i } of missed) {
-      ctx.io.say(wrap(`${i + 1}. ${q.prompt}`, ctx.width, "  ", "     "));
-      ctx.io.say(wrap(`You answered: ${q.choices[answers[i] ?? -1] ?? "-"}`, ctx.width, "     "));
-      ctx.io.say(wrap(`The answer: ${q.choices[q.answer] ?? ""}`, ctx.width, "     "));
-      ctx.io.say(wrap(`See: ${q.source.title} <${q.source.url}>`, ctx.width, "     "));
-    }
-  }
+  reviewMissed(ctx, lesson.quiz, attempt);
 }

@@ -1,9 +1,12 @@
 import { formatScore } from "../course/quiz.js";
 import type { Lesson, LoadedCourse } from "../course/schema.js";
+import { ActiveTimer } from "../progress/active-time.js";
+import { courseResults } from "../progress/completion.js";
 import { type NextStep, nextStep } from "../progress/next-step.js";
 import type { ProgressStore } from "../progress/store.js";
 import { STATE_LABEL, summarizeLesson } from "../progress/summary.js";
 import type { Screen } from "../progress/types.js";
+import { runExam, showCompletion } from "./exam.js";
 import { EndOfInput, PlainIO } from "./io.js";
 import { runLab } from "./lab.js";
 import { runQuiz } from "./quiz.js";
@@ -14,6 +17,8 @@ export interface PlainOptions {
   course: LoadedCourse;
   progress: ProgressStore;
   start?: { lessonId: string; screen: Exclude<Screen, "map"> };
+  /** Starts with the final exam (`learn-webservers exam`); `start` wins when both are given. */
+  exam?: boolean;
   input: NodeJS.ReadableStream;
   output: NodeJS.WritableStream;
   port?: number;
@@ -50,6 +55,8 @@ export async function runPlain(opts: PlainOptions): Promise<void> {
     const lesson = start && ctx.course.lessons.find((l) => l.id === start.lessonId);
     if (start && lesson) {
       await openAt(ctx, lesson, start.screen, 0);
+    } else if (opts.exam) {
+      await timed(ctx, undefined, () => runExam(ctx));
     }
     await courseMap(ctx);
   } catch (err) {
@@ -59,15 +66,36 @@ export async function runPlain(opts: PlainOptions): Promise<void> {
   }
 }
 
+/**
+ * Runs `work`, counting the learner's active time (each answer they type is activity) into the
+ * lesson, or into the exam when `lessonId` is undefined.
+ */
+async function timed(
+  ctx: PlainContext,
+  lessonId: string | undefined,
+  work: () => Promise<void>,
+): Promise<void> {
+  const timer = new ActiveTimer();
+  const off = ctx.io.onAnswer(() => timer.activity());
+  try {
+    await work();
+  } finally {
+    off();
+    ctx.progress.addTime(lessonId, timer.take());
+  }
+}
+
 async function openAt(
   ctx: PlainContext,
   lesson: Lesson,
   screen: Screen,
   page: number,
 ): Promise<void> {
-  if (screen === "reader") await readPages(ctx, lesson, page);
-  else if (screen === "lab") await runLab(ctx, lesson);
-  else if (screen === "quiz") await runQuiz(ctx, lesson);
+  await timed(ctx, lesson.id, async () => {
+    if (screen === "reader") await readPages(ctx, lesson, page);
+    else if (screen === "lab") await runLab(ctx, lesson);
+    else if (screen === "quiz") await runQuiz(ctx, lesson);
+  });
   await lessonMenu(ctx, lesson);
 }
 
@@ -87,7 +115,10 @@ async function courseMap(ctx: PlainContext): Promise<void> {
   for (;;) {
     // Worked out again each time: the step moves on as the learner reads, meets missions and passes quizzes.
     const step = nextStep(lessons, ctx.progress);
-    const choices = `1-${lessons.length}${step ? ", c" : ""}, q`;
+    const results = courseResults(ctx.course, ctx.progress);
+    const exam = ctx.course.exam;
+    const keys = [`1-${lessons.length}`, step && "c", exam && "e", results.complete && "s", "q"];
+    const choices = keys.filter(Boolean).join(", ");
     if (showMenu) {
       ctx.io.say();
       ctx.io.say(`${ctx.course.course.title}: ${lessons.length} lessons`);
@@ -99,6 +130,15 @@ async function courseMap(ctx: PlainContext): Promise<void> {
       });
       if (step) ctx.io.say(`  c. Continue: ${describeStep(step)}`);
       else ctx.io.say("  Every lesson is done.");
+      if (exam && results.exam) {
+        const r = results.exam;
+        const best =
+          r.best === null ? "" : `, best ${formatScore(r.best)}${r.passed ? ", passed" : ""}`;
+        ctx.io.say(
+          `  e. ${exam.title} (${exam.questions.length} questions${best}; open at any time)`,
+        );
+      }
+      if (results.complete) ctx.io.say("  s. Course complete: your summary");
       ctx.io.say("  q. Quit");
     }
     showMenu = true;
@@ -108,14 +148,28 @@ async function courseMap(ctx: PlainContext): Promise<void> {
       await openAt(ctx, step.lesson, step.screen, step.page);
       continue;
     }
+    if (answer === "e" && exam) {
+      await timed(ctx, undefined, () => runExam(ctx));
+      continue;
+    }
+    if (answer === "s" && results.complete) {
+      ctx.io.say();
+      showCompletion(ctx);
+      continue;
+    }
     const lesson = lessons[Number(answer) - 1];
     if (/^\d+$/.test(answer) && lesson) {
       await lessonMenu(ctx, lesson);
       continue;
     }
     if (answer !== "") {
+      const more = [
+        step && "c to continue",
+        exam && "e for the exam",
+        results.complete && "s for your summary",
+      ].filter(Boolean);
       ctx.io.say(
-        `Type a number from 1 to ${lessons.length}${step ? ", c to continue" : ""} or q to quit.`,
+        `Type a number from 1 to ${lessons.length}${more.map((m) => `, ${m}`).join("")} or q to quit.`,
       );
       showMenu = false;
     }
@@ -123,6 +177,10 @@ async function courseMap(ctx: PlainContext): Promise<void> {
 }
 
 async function lessonMenu(ctx: PlainContext, lesson: Lesson): Promise<void> {
+  await timed(ctx, lesson.id, () => lessonMenuLoop(ctx, lesson));
+}
+
+async function lessonMenuLoop(ctx: PlainContext, lesson: Lesson): Promise<void> {
   let showMenu = true;
   for (;;) {
     if (showMenu) {

@@ -14,6 +14,7 @@ import * as z from "zod/mini";
 import type { Lesson } from "../course/schema.js";
 import { PROGRESS_FILE, type ProgressLocationOptions, progressHome } from "./location.js";
 import {
+  type ExamRecord,
   type LessonProgress,
   type LessonState,
   type Position,
@@ -36,7 +37,13 @@ const lessonProgressSchema = z.object({
   missionsMet: z.array(z.string()),
   labOpened: z.boolean(),
   quiz: z.optional(quizRecordSchema),
+  timeMs: z.optional(z.number().check(z.minimum(0))),
   updatedAt: z.string(),
+});
+
+const examRecordSchema = z.extend(quizRecordSchema, {
+  date: z.string(),
+  passedAt: z.optional(z.string()),
 });
 
 const positionSchema = z.object({
@@ -49,6 +56,8 @@ export const progressSchema = z.object({
   version: z.literal(PROGRESS_VERSION),
   lessons: z.record(z.string(), lessonProgressSchema),
   last: z.optional(positionSchema),
+  exam: z.optional(examRecordSchema),
+  examTimeMs: z.optional(z.number().check(z.minimum(0))),
 });
 
 /** Turns the parsed JSON of a version-n file into the version n+1 shape. */
@@ -56,6 +65,15 @@ export type Migration = (old: Record<string, unknown>) => Record<string, unknown
 
 /** MIGRATIONS[n] upgrades version n to n+1; version 1 is the first released format. */
 export const MIGRATIONS: Readonly<Record<number, Migration>> = {};
+
+/** What changed, for a listener registered with `onChange` (e.g. a classroom join client). */
+export type ProgressChange =
+  | { kind: "page"; lessonId: string; page: number; pageCount: number }
+  | { kind: "lab"; lessonId: string }
+  | { kind: "mission"; lessonId: string; missionId: string }
+  | { kind: "quiz"; lessonId: string; score: number; passed: boolean }
+  | { kind: "position"; position: Position }
+  | { kind: "reset"; lessonId?: string };
 
 export type ParsedProgress =
   | { kind: "ok"; data: ProgressData; migratedFrom?: number }
@@ -141,6 +159,7 @@ export class ProgressStore {
   #data: ProgressData;
   readonly #readOnly: boolean;
   #saveFailing = false;
+  readonly #listeners = new Set<(change: ProgressChange) => void>();
   /** The file as this store last read or wrote it, to notice another process's writes. */
   #seen: FileStamp | undefined;
 
@@ -238,10 +257,12 @@ export class ProgressStore {
       const pagesRead = known ? p.pagesRead : [...p.pagesRead, page].sort((a, b) => a - b);
       return { ...p, pagesRead, pageCount };
     });
+    this.#emit({ kind: "page", lessonId, page, pageCount });
   }
 
   markLabOpened(lessonId: string): void {
     this.#update(lessonId, (p) => (p.labOpened ? undefined : { ...p, labOpened: true }));
+    this.#emit({ kind: "lab", lessonId });
   }
 
   /** Returns true when the mission was not met before. */
@@ -252,6 +273,7 @@ export class ProgressStore {
       isNew = true;
       return { ...p, missionsMet: [...p.missionsMet, missionId] };
     });
+    if (isNew) this.#emit({ kind: "mission", lessonId, missionId });
     return isNew;
   }
 
@@ -267,6 +289,39 @@ export class ProgressStore {
         passed: (p.quiz?.passed ?? false) || passed,
       },
     }));
+    this.#emit({ kind: "quiz", lessonId, score: s, passed });
+  }
+
+  /** As `recordQuiz`, for the final exam; also keeps the last attempt's date and the first pass's. */
+  recordExam(score: number, passed: boolean): void {
+    const s = Math.min(1, Math.max(0, Number.isFinite(score) ? score : 0));
+    this.#refresh();
+    const old = this.#data.exam;
+    const date = new Date().toISOString();
+    const exam: ExamRecord = {
+      best: Math.max(old?.best ?? 0, s),
+      last: s,
+      attempts: (old?.attempts ?? 0) + 1,
+      passed: (old?.passed ?? false) || passed,
+      date,
+    };
+    const passedAt = old?.passedAt ?? (passed ? date : undefined);
+    if (passedAt !== undefined) exam.passedAt = passedAt;
+    this.#data = { ...this.#data, exam };
+    this.#save();
+  }
+
+  /** Adds active time (milliseconds) to a lesson, or to the exam when `lessonId` is undefined. */
+  addTime(lessonId: string | undefined, ms: number): void {
+    if (!Number.isFinite(ms) || ms <= 0) return;
+    const add = Math.round(ms);
+    if (lessonId !== undefined) {
+      this.#update(lessonId, (p) => ({ ...p, timeMs: (p.timeMs ?? 0) + add }));
+      return;
+    }
+    this.#refresh();
+    this.#data = { ...this.#data, examTimeMs: (this.#data.examTimeMs ?? 0) + add };
+    this.#save();
   }
 
   setPosition(pos: Position): void {
@@ -280,6 +335,7 @@ export class ProgressStore {
       last: { lessonId: pos.lessonId, screen: pos.screen, page: pos.page },
     };
     this.#save();
+    this.#emit({ kind: "position", position: { ...pos } });
   }
 
   /** Forgets one lesson's progress, or everything when no id is given. */
@@ -295,6 +351,23 @@ export class ProgressStore {
         last && last.lessonId !== lessonId ? { ...rest, lessons, last } : { ...rest, lessons };
     }
     this.#save();
+    this.#emit(lessonId === undefined ? { kind: "reset" } : { kind: "reset", lessonId });
+  }
+
+  /** Calls `listener` after every change made through this store; returns the unsubscribe. */
+  onChange(listener: (change: ProgressChange) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #emit(change: ProgressChange): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(change);
+      } catch {
+        // A listener's failure must never stop the learner's progress from being recorded.
+      }
+    }
   }
 
   #update(lessonId: string, change: (p: LessonProgress) => LessonProgress | undefined): void {

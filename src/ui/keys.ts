@@ -4,7 +4,16 @@ import type { Key } from "ink";
  * Where a binding works: "global" everywhere, the others on one screen (or the help overlay, or
  * the "please enlarge" message shown while the terminal is too small).
  */
-export type Scope = "global" | "map" | "reader" | "lab" | "quiz" | "help" | "small";
+export type Scope =
+  | "global"
+  | "map"
+  | "reader"
+  | "lab"
+  | "quiz"
+  | "exam"
+  | "completion"
+  | "help"
+  | "small";
 
 export type KeyAction =
   | "quit"
@@ -34,7 +43,10 @@ export type KeyAction =
   | "answer"
   | "retake"
   | "start"
-  | "edit";
+  | "edit"
+  | "exam"
+  | "summary"
+  | "write";
 
 type KeyName =
   | "up"
@@ -129,6 +141,24 @@ export const KEY_BINDINGS: readonly KeyBinding[] = [
     label: "t",
     description: "take the lesson's quiz (test)",
     status: "quiz",
+  },
+  {
+    scope: "map",
+    action: "exam",
+    keys: [{ char: "e" }],
+    label: "e",
+    description: "take the final exam (open at any time)",
+    status: "exam",
+    when: ["exam", "exam-complete"],
+  },
+  {
+    scope: "map",
+    action: "summary",
+    keys: [{ char: "s" }],
+    label: "s",
+    description: "the course completion summary (once the course is complete)",
+    status: "summary",
+    when: ["complete", "exam-complete"],
   },
   {
     scope: "map",
@@ -484,6 +514,147 @@ export const KEY_BINDINGS: readonly KeyBinding[] = [
   },
 
   {
+    scope: "exam",
+    action: "choose",
+    keys: [{ digits: [1, 9] }],
+    label: "1-9",
+    description: "answer with that choice",
+    status: "answer",
+    when: ["asking"],
+  },
+  {
+    scope: "exam",
+    action: "up",
+    keys: up,
+    label: "↑ k",
+    description: "previous choice",
+    status: "move",
+    statusLabel: "↑↓",
+    when: ["asking"],
+  },
+  {
+    scope: "exam",
+    action: "down",
+    keys: down,
+    label: "↓ j",
+    description: "next choice",
+    when: ["asking"],
+  },
+  {
+    scope: "exam",
+    action: "answer",
+    keys: [{ name: "return" }],
+    label: "Enter",
+    description: "answer with the highlighted choice",
+    when: ["asking"],
+  },
+  {
+    scope: "exam",
+    action: "up",
+    keys: up,
+    label: "↑ k",
+    description: "scroll up (after answering)",
+    status: "scroll",
+    statusLabel: "↑↓",
+    when: ["feedback", "done", "complete"],
+  },
+  {
+    scope: "exam",
+    action: "down",
+    keys: down,
+    label: "↓ j",
+    description: "scroll down (after answering)",
+    when: ["feedback", "done", "complete"],
+  },
+  {
+    scope: "exam",
+    action: "next",
+    keys: [{ name: "return" }],
+    label: "Enter",
+    description: "then the next question, or the score",
+    status: "next",
+    when: ["feedback"],
+  },
+  {
+    scope: "exam",
+    action: "summary",
+    keys: [{ name: "return" }],
+    label: "Enter",
+    description: "after a pass that completes the course, your completion summary",
+    status: "summary",
+    when: ["complete"],
+  },
+  {
+    scope: "exam",
+    action: "back",
+    keys: [{ name: "return" }],
+    label: "Enter",
+    description: "after the score, back to the course map",
+    status: "map",
+    when: ["done"],
+  },
+  {
+    scope: "exam",
+    action: "retake",
+    keys: [{ char: "r" }],
+    label: "r",
+    description: "retake the exam (after the score)",
+    status: "retake",
+    when: ["done", "complete"],
+  },
+  {
+    scope: "exam",
+    action: "back",
+    keys: back,
+    label: "Esc q",
+    description: "back to the course map (an exam left unfinished is not scored)",
+    status: "back",
+    statusLabel: "Esc",
+  },
+
+  {
+    scope: "completion",
+    action: "up",
+    keys: up,
+    label: "↑ k",
+    description: "scroll up",
+    status: "scroll",
+    statusLabel: "↑↓",
+  },
+  { scope: "completion", action: "down", keys: down, label: "↓ j", description: "scroll down" },
+  {
+    scope: "completion",
+    action: "pageUp",
+    keys: [{ name: "pageUp" }],
+    label: "PgUp",
+    description: "scroll a screen up",
+  },
+  {
+    scope: "completion",
+    action: "pageDown",
+    keys: [{ name: "pageDown" }, { char: " " }],
+    label: "PgDn Space",
+    description: "scroll a screen down",
+  },
+  {
+    scope: "completion",
+    action: "write",
+    keys: [{ char: "w" }],
+    label: "w",
+    description: "write the summary file again (Markdown, yours to keep)",
+    status: "write again",
+  },
+  {
+    scope: "completion",
+    action: "back",
+    keys: [...back, { name: "return" }],
+    label: "Esc q Enter",
+    description: "back to the course map",
+    status: "map",
+    statusLabel: "Esc",
+  },
+
+  {
     scope: "small",
     action: "quit",
     keys: [{ char: "q" }],
@@ -618,6 +789,8 @@ const SCOPE_TITLES: Record<Scope, string> = {
   reader: "Reader",
   lab: "Lab",
   quiz: "Quiz",
+  exam: "Final exam",
+  completion: "Course complete",
   help: "Help",
   small: "Terminal too small",
 };

@@ -7,7 +7,16 @@ export type Route =
   | { screen: "map" }
   | { screen: "reader"; lessonId: string; page: number }
   | { screen: "lab"; lessonId: string }
-  | { screen: "quiz"; lessonId: string };
+  | { screen: "quiz"; lessonId: string }
+  | { screen: "exam" }
+  | { screen: "completion" };
+
+/** A route on one lesson's screens (reader, lab, quiz). */
+export type LessonRoute = Extract<Route, { lessonId: string }>;
+
+export function isLessonRoute(route: Route): route is LessonRoute {
+  return "lessonId" in route;
+}
 
 export type LessonScreen = "reader" | "lab" | "quiz";
 
@@ -22,21 +31,25 @@ export function resumePage(lesson: Lesson, progress: ProgressStore): number {
   return 0;
 }
 
-export function lessonRoute(lesson: Lesson, screen: LessonScreen, progress: ProgressStore): Route {
+export function lessonRoute(
+  lesson: Lesson,
+  screen: LessonScreen,
+  progress: ProgressStore,
+): LessonRoute {
   if (screen === "reader")
     return { screen, lessonId: lesson.id, page: resumePage(lesson, progress) };
   return { screen, lessonId: lesson.id };
 }
 
 /** The route that opens a step of the course (e.g. where "Continue" leads). */
-export function stepRoute(step: NextStep): Route {
+export function stepRoute(step: NextStep): LessonRoute {
   const lessonId = step.lesson.id;
   return step.screen === "reader"
     ? { screen: "reader", lessonId, page: step.page }
     : { screen: step.screen, lessonId };
 }
 
-export function describeRoute(route: Route, lesson: Lesson): string {
+export function describeRoute(route: LessonRoute, lesson: Lesson): string {
   switch (route.screen) {
     case "reader":
       return `reading, page ${route.page + 1} of ${lesson.pages.length}`;
@@ -44,8 +57,6 @@ export function describeRoute(route: Route, lesson: Lesson): string {
       return "lab";
     case "quiz":
       return "quiz";
-    default:
-      return "course map";
   }
 }
 

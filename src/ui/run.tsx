@@ -9,6 +9,8 @@ export interface RunTuiOptions {
   course: LoadedCourse;
   progress: ProgressStore;
   start?: { lessonId: string; screen: "reader" | "lab" | "quiz" };
+  /** Opens the final exam first. */
+  exam?: boolean;
   port?: number;
   host?: string;
   stdin?: NodeJS.ReadStream;
@@ -40,6 +42,7 @@ export async function runTui(opts: RunTuiOptions): Promise<void> {
         course={opts.course}
         progress={opts.progress}
         start={opts.start}
+        startExam={opts.exam}
         port={opts.port}
         host={opts.host}
         onQuit={quit}

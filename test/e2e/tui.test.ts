@@ -189,7 +189,7 @@ describe("mode choice and terminal prompts", () => {
     });
     const r = await finish(viaPipe, { input: "q\n" });
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/Choose a lesson \[1-\d+, c, q\]: q\n$/);
+    expect(r.stdout).toMatch(/Choose a lesson \[1-\d+, c, e, q\]: q\n$/);
     expect(r.stdout).not.toContain("\x1b");
 
     const t = term([], { shell: "echo q | $CLI" });

@@ -198,15 +198,17 @@ describe("plain mode through a pipe", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).not.toContain("Continue");
     expect(r.stdout).toContain("Every lesson is done.");
-    expect(r.stdout).toContain(`Choose a lesson [1-${lessons.length}, q]:`);
-    expect(r.stdout).toContain(`Type a number from 1 to ${lessons.length} or q to quit.`);
+    expect(r.stdout).toContain(`Choose a lesson [1-${lessons.length}, e, q]:`);
+    expect(r.stdout).toContain(
+      `Type a number from 1 to ${lessons.length}, e for the exam or q to quit.`,
+    );
   });
 
   it("end of input at the first prompt: exit 0, nothing alarming", async () => {
     const r = await runCli(["--plain"], { env: cliEnv(tempDir()), input: "" });
     expect(r.code).toBe(0);
     expect(r.stderr).toBe("");
-    expect(r.stdout).toMatch(/Choose a lesson \[1-\d+, c, q\]: \n$/);
+    expect(r.stdout).toMatch(/Choose a lesson \[1-\d+, c, e, q\]: \n$/);
   });
 
   it("a learner's own request: logged as it arrives, its mission met; end of input stops the lab", async () => {

@@ -13,13 +13,34 @@ function stateColor(state: LessonState, theme: Theme): string | undefined {
   return theme.text.secondary;
 }
 
+export interface DetailLine {
+  text: string;
+  bold?: boolean;
+  dim?: boolean;
+}
+
+/** An item after the lessons: the final exam, the completion summary. */
+export interface MapEntry {
+  key: string;
+  label: string;
+  /** In the lessons' state column, e.g. "passed". */
+  state: string;
+  tone: "success" | "warning" | "secondary";
+  /** In the lessons' stats columns. */
+  stats: string[];
+  /** Shown below the list while the entry is selected. */
+  detail: DetailLine[];
+}
+
 export interface CourseMapViewProps {
   title: string;
   notice?: string;
   /** "Continue: <lesson> — <where>", the first item when there is a last position. */
   continueLabel?: string;
   lessons: LessonSummary[];
-  /** Index into [continue?, ...lessons]. */
+  /** After the lessons. */
+  entries?: MapEntry[];
+  /** Index into [continue?, ...lessons, ...entries]. */
   selected: number;
   /** The lesson whose summary and objectives are shown. */
   detail?: LessonSummary;
@@ -73,7 +94,7 @@ function detailLines(
   width: number,
   bullet: string,
   pagesRead: boolean,
-): { text: string; bold?: boolean; dim?: boolean }[] {
+): DetailLine[] {
   const { meta, lab } = s.lesson;
   const pages = plural(s.pageCount, "page") + (pagesRead ? `, ${s.pagesRead} read` : "");
   const facts = [
@@ -83,7 +104,7 @@ function detailLines(
     plural(lab.experiments.length, "experiment"),
     plural(lab.missions.length, "mission"),
   ];
-  const lines: { text: string; bold?: boolean; dim?: boolean }[] = [
+  const lines: DetailLine[] = [
     { text: meta.title, bold: true },
     ...joinWrapped(facts, " · ", width).map((text) => ({ text, dim: true })),
     ...wrap(meta.summary, width).map((text) => ({ text })),
@@ -102,6 +123,7 @@ export function CourseMapView({
   notice,
   continueLabel,
   lessons,
+  entries = [],
   selected,
   detail,
   width,
@@ -111,7 +133,7 @@ export function CourseMapView({
   const done = lessons.filter((l) => l.state === "done").length;
   const noticeLines = notice ? wrap(`${theme.symbols.warning} ${notice}`, width).slice(0, 2) : [];
   const offset = continueLabel === undefined ? 0 : 1;
-  const itemCount = lessons.length + offset;
+  const itemCount = lessons.length + offset + entries.length;
   const listHeight = clamp(height - 3 - noticeLines.length - 6, Math.min(3, itemCount), itemCount);
   const first = clamp(
     selected - Math.floor(listHeight / 2),
@@ -145,6 +167,29 @@ export function CourseMapView({
       );
       continue;
     }
+    const entry = entries[i - offset - lessons.length];
+    if (entry) {
+      const tone =
+        entry.tone === "success"
+          ? theme.status.success
+          : entry.tone === "warning"
+            ? theme.status.warning
+            : theme.text.secondary;
+      const [first = "", ...others] = entry.stats;
+      rows.push(
+        <Text key={entry.key} wrap="truncate-end">
+          <Text bold={isSelected} color={isSelected ? theme.text.accent : undefined}>
+            {pointer}
+            {padTo(entry.label, titleWidth)}{" "}
+          </Text>
+          <Text color={tone}>{padTo(entry.state, STATE_WIDTH)} </Text>
+          <Text color={theme.text.secondary}>
+            {[padTo(first, QUIZ_WIDTH), ...others].join(" ").trimEnd()}
+          </Text>
+        </Text>,
+      );
+      continue;
+    }
     const s = lessons[i - offset];
     if (!s) continue;
     const [state, quiz, ...rest] = statsColumns(s, withPages);
@@ -160,12 +205,14 @@ export function CourseMapView({
     );
   }
 
-  const details = detail
-    ? numbered(detailLines(detail, width - 2, theme.symbols.bullet, !withPages)).slice(
-        0,
-        detailsHeight,
-      )
-    : [];
+  const selectedEntry = entries[selected - offset - lessons.length];
+  const details = numbered(
+    detail
+      ? detailLines(detail, width - 2, theme.symbols.bullet, !withPages)
+      : (selectedEntry?.detail ?? []).flatMap((line) =>
+          line.text === "" ? [line] : wrap(line.text, width - 2).map((text) => ({ ...line, text })),
+        ),
+  ).slice(0, detailsHeight);
 
   return (
     <Box flexDirection="column" width={width} height={height} overflow="hidden">

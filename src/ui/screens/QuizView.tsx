@@ -84,6 +84,7 @@ function resultLines(
   state: QuizState,
   width: number,
   theme: Theme,
+  noun: string,
 ): QuizLine[] {
   const lines: QuizLine[] = [
     {
@@ -96,7 +97,7 @@ function resultLines(
           color: theme.status.success,
         }
       : {
-          text: `${theme.symbols.wrong} Not passed yet: the pass mark is ${formatScore(quiz.passMark)}. Press r to retake the quiz.`,
+          text: `${theme.symbols.wrong} Not passed yet: the pass mark is ${formatScore(quiz.passMark)}. Press r to retake the ${noun}.`,
           color: theme.status.warning,
         },
   ];
@@ -130,16 +131,20 @@ function resultLines(
   return lines;
 }
 
-/** Every line of the quiz screen's body in its current state, wrapped to `width`. */
+/**
+ * Every line of the quiz screen's body in its current state, wrapped to `width`. `noun` names
+ * what is retaken ("quiz", "exam").
+ */
 export function quizLines(
   quiz: Quiz,
   state: QuizState,
   score: QuizScore | undefined,
   width: number,
   theme: Theme,
+  noun = "quiz",
 ): QuizLine[] {
   return state.phase === "done" && score
-    ? resultLines(quiz, score, state, width, theme)
+    ? resultLines(quiz, score, state, width, theme, noun)
     : questionLines(quiz, state, width, theme);
 }
 
