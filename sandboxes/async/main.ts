@@ -16,5 +16,6 @@ if (options === "help") {
       `${"-".repeat(40)}\nUnexpected error in the sandbox (it keeps running):\n${err.stack ?? err.message}\n${"-".repeat(40)}\n`,
     );
   });
+  if (options.directory !== undefined) process.chdir(options.directory);
   void runServer(options);
 }

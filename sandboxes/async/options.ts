@@ -1,5 +1,7 @@
 /** The async sandbox's command line: flags, defaults, --help. */
 
+import { existsSync, statSync } from "node:fs";
+import { resolve } from "node:path";
 import { parseFlags, parseOnOff, parsePort, usageError } from "../shared/args.js";
 
 export const PROG = "async";
@@ -19,6 +21,8 @@ export interface AsyncOptions {
   /** How long /poll waits for a message when the request names no ms, in seconds. */
   pollTimeout: number;
   accessLog: boolean;
+  /** The app's folder (where app.py would be); the process runs there. */
+  directory?: string;
 }
 
 /**
@@ -41,6 +45,7 @@ export const MAX_POLL_MS = 120_000;
 export const HELP = `usage: ${PROG} [-h] [--flavour tornado|uvicorn] [--port N] [-b ADDRESS]
              [--max-message-size BYTES] [--ping-interval S] [--ping-timeout S]
              [--poll-timeout S] [--access-log on|off | --no-access-log]
+             [-d DIRECTORY]
 
 One process, one event loop: a Tornado 6.2 app (python3 app.py) or an ASGI app
 served by Uvicorn 0.17.6 (python3 -m uvicorn app:app), imitated. It holds many
@@ -82,6 +87,9 @@ options:
   --access-log on|off   one log line per request (default: on); Tornado logs every
                         request, Uvicorn's --no-access-log is off
   --no-access-log       the same as --access-log off
+  -d, --directory DIRECTORY
+                        the app's folder, where app.py is; the server runs there
+                        (default: the current folder)
 
 The WebSocket handshake, the log lines and the response headers are each
 server's own. When the open-file limit stops new connections, one line says so
@@ -125,6 +133,7 @@ export function parseOptions(argv: string[]): AsyncOptions | "help" {
       "poll-timeout": { type: "string" },
       "access-log": { type: "string" },
       "no-access-log": { type: "boolean" },
+      directory: { type: "string", short: "d" },
     },
     0,
   );
@@ -169,7 +178,16 @@ export function parseOptions(argv: string[]): AsyncOptions | "help" {
     }
     accessLog = false;
   }
+  const directoryText = flags.string("directory");
+  let directory: string | undefined;
+  if (directoryText !== undefined) {
+    directory = resolve(directoryText);
+    if (!existsSync(directory) || !statSync(directory).isDirectory()) {
+      usageError(PROG, `no such folder '${directoryText}': name the app's folder with --directory`);
+    }
+  }
   return {
+    ...(directory !== undefined ? { directory } : {}),
     flavour,
     port,
     hostText,

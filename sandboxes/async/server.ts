@@ -91,6 +91,7 @@ interface Client {
   id: number;
   remote: string;
   origin: string | undefined;
+  userAgent: string | undefined;
   lastPong: number;
   /** The close code of the error that made the server close (1002, 1007, 1009). */
   errorCode: number | undefined;
@@ -101,6 +102,7 @@ interface Opening {
   remote: string;
   remotePort: number;
   origin: string | undefined;
+  userAgent: string | undefined;
   target: string;
   path: string;
   started: number;
@@ -511,6 +513,7 @@ export async function runServer(options: AsyncOptions): Promise<void> {
       phase: "message",
       id: client.id,
       remote: client.remote,
+      ...(client.userAgent !== undefined ? { userAgent: client.userAgent } : {}),
       at: Date.now(),
       message: {
         text: textIn.slice(0, 200),
@@ -540,6 +543,7 @@ export async function runServer(options: AsyncOptions): Promise<void> {
       phase: "close",
       id: client.id,
       remote: client.remote,
+      ...(client.userAgent !== undefined ? { userAgent: client.userAgent } : {}),
       at: Date.now(),
       code: client.errorCode ?? code,
       reason: why.toString("utf8").slice(0, 123),
@@ -552,6 +556,7 @@ export async function runServer(options: AsyncOptions): Promise<void> {
       id: ++wsSeq,
       remote: info.remote,
       origin: info.origin,
+      userAgent: info.userAgent,
       lastPong: Date.now(),
       errorCode: undefined,
     };
@@ -576,6 +581,7 @@ export async function runServer(options: AsyncOptions): Promise<void> {
       id: client.id,
       remote: client.remote,
       ...(info.origin !== undefined ? { origin: info.origin } : {}),
+      ...(info.userAgent !== undefined ? { userAgent: info.userAgent } : {}),
       at: Date.now(),
       handshake: { key: info.key, guid: WS_GUID, sha1Hex: info.sha1Hex, accept: info.accept },
     });
@@ -677,6 +683,7 @@ export async function runServer(options: AsyncOptions): Promise<void> {
       remote: conn.remote,
       remotePort: conn.remotePort,
       origin,
+      userAgent: h["user-agent"],
       target: req.target,
       path: req.path,
       started: req.started,
@@ -776,7 +783,12 @@ export async function runServer(options: AsyncOptions): Promise<void> {
         const head = conn.pending ?? Buffer.alloc(0);
         if (upgrade(conn, req, head)) return;
       }
-      route(conn, req);
+      // As in Tornado and asyncio, a request read in this turn of the loop is handled in a later
+      // callback: every connection that became readable is read first, so a request that waits
+      // behind a blocking handler counts that wait in its logged time.
+      setImmediate(() => {
+        if (!conn.closed) route(conn, req);
+      });
     }
   };
 
@@ -809,7 +821,7 @@ export async function runServer(options: AsyncOptions): Promise<void> {
     socket.on("end", () => {
       // The client half-closed: finish what is in flight, then close.
       conn.ended = true;
-      if (!conn.busy) socket.end();
+      if (!conn.busy && !conn.pending) socket.end();
     });
     socket.on("error", () => {});
     socket.on("close", () => {

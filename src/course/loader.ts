@@ -13,15 +13,27 @@ import {
   YamlSource,
 } from "./issues.js";
 import { countPageLines, PAGE_MAX_LINES, PAGE_WIDTH, splitLesson } from "./pages.js";
-import { RESERVED_FLAGS, SANDBOX_NAMES, sandboxOptions, WORKER_SANDBOXES } from "./sandboxes.js";
+import {
+  LOOP_SANDBOXES,
+  RESERVED_FLAGS,
+  SANDBOX_NAMES,
+  sandboxOptions,
+  WORKER_SANDBOXES,
+} from "./sandboxes.js";
 import {
   courseSchema,
+  type Exam,
+  type ExamEntry,
+  type ExamQuestion,
+  examFileSchema,
   FORMAT_VERSION,
   type FrontMatter,
   frontMatterSchema,
   type Lesson,
   type LoadedCourse,
   labSchema,
+  QUESTION_REF_PATTERN,
+  type Question,
   quizSchema,
 } from "./schema.js";
 
@@ -249,10 +261,155 @@ async function inspectPack(
     }),
   );
   for (const { own } of results) problems.merge(own);
+  const loaded = results.map(({ lesson }) => lesson).filter((l): l is Lesson => l !== undefined);
+  const exam = await inspectExam(root, source, seen, loaded, problems);
 
   if (problems.size > 0 || !checked.value) return { problems: problems.list() };
-  const lessons = results.map(({ lesson }) => lesson).filter((l): l is Lesson => l !== undefined);
-  return { problems: [], course: { dir: root, course: checked.value, lessons } };
+  const course: LoadedCourse = { dir: root, course: checked.value, lessons: loaded };
+  if (exam) course.exam = exam;
+  return { problems: [], course };
+}
+
+const EXAM_FIELDS = ["id", "prompt", "choices", "answer", "explanation", "source"] as const;
+
+/**
+ * The exam course.yaml names, with every `from` resolved against the lessons' quizzes. `listed`
+ * holds the lesson ids course.yaml lists; `loaded` the lessons that loaded without a problem (a
+ * reference into a lesson that did not is left to that lesson's own problems).
+ */
+async function inspectExam(
+  root: string,
+  courseSource: YamlSource,
+  listed: ReadonlySet<string>,
+  loaded: readonly Lesson[],
+  problems: Problems,
+): Promise<Exam | undefined> {
+  const courseFile = join(root, "course.yaml");
+  const name = valueAt(courseSource.data, ["exam"]);
+  if (name === undefined) {
+    if (await isFile(join(root, "exam.yaml"))) {
+      problems.add(
+        courseFile,
+        courseSource.keyLineOf([], "lessons"),
+        'the pack holds exam.yaml, but course.yaml has no line "exam: exam.yaml" (add it, or move the file out of the pack)',
+      );
+    }
+    return undefined;
+  }
+  // A name that breaks the schema is reported with course.yaml's other problems.
+  if (typeof name !== "string" || !courseSchema.shape.exam.safeParse(name).success)
+    return undefined;
+  const file = join(root, name);
+  if (!(await isFile(file))) {
+    problems.add(
+      courseFile,
+      courseSource.lineOf(["exam"]),
+      `exam: there is no file "${name}" next to course.yaml (write it, or remove the exam line)`,
+    );
+    return undefined;
+  }
+  const text = await readPackFile(file, problems, "course.yaml names it as the exam");
+  if (text === undefined) return undefined;
+  const lessons = new Map(loaded.map((lesson) => [lesson.id, lesson]));
+  return inspectYaml(text, file, problems, (source) => {
+    const { value, problems: found } = checkSchema(examFileSchema, source);
+    const all = [
+      ...found,
+      ...crossCheckExam(source, listed, lessons),
+      ...duplicates(source, "questions", "from", "pick each question once"),
+      ...crossCheckQuiz(source),
+      ...controlProblems(source),
+    ];
+    return {
+      value: all.length === 0 && value ? resolveExam(value, lessons) : undefined,
+      problems: all,
+    };
+  });
+}
+
+/** Each question is either `from` alone or a whole question, and each `from` names one that exists. */
+function crossCheckExam(
+  source: YamlSource,
+  listed: ReadonlySet<string>,
+  lessons: ReadonlyMap<string, Lesson>,
+): LineMessage[] {
+  const questions = valueAt(source.data, ["questions"]);
+  if (!Array.isArray(questions)) return [];
+  const found: LineMessage[] = [];
+  for (const [i, entry] of questions.entries()) {
+    if (!isRecord(entry)) continue;
+    const path: Path = ["questions", i];
+    const at = (line: number, message: string) => found.push({ line, message });
+    if (!Object.hasOwn(entry, "from")) {
+      const missing = EXAM_FIELDS.filter((field) => !Object.hasOwn(entry, field));
+      if (missing.length === EXAM_FIELDS.length) {
+        at(
+          source.lineOf(path),
+          `${formatPath(path)}: write a whole question (${EXAM_FIELDS.join(", ")}) or pick one with from: lesson-id/question-id`,
+        );
+        continue;
+      }
+      if (missing.length > 0) {
+        const fields = missing.map((field) => `"${field}"`).join(", ");
+        at(
+          source.lineOf(path),
+          `${formatPath(path)}: missing ${missing.length === 1 ? "field" : "fields"} ${fields} (a question written in the exam needs ${EXAM_FIELDS.join(", ")}; or pick one with from: lesson-id/question-id)`,
+        );
+      }
+      continue;
+    }
+    const extra = Object.keys(entry).filter((key) => key !== "from");
+    if (extra.length > 0) {
+      at(
+        source.keyLineOf(path, extra[0] ?? "from"),
+        `${formatPath(path)}: a picked question holds only "from"; remove ${extra.map((k) => `"${k}"`).join(", ")} (or remove "from" to write the whole question here)`,
+      );
+    }
+    const ref = entry.from;
+    if (typeof ref !== "string" || !QUESTION_REF_PATTERN.test(ref)) continue;
+    const [lessonId = "", questionId = ""] = ref.split("/");
+    const fromPath: Path = [...path, "from"];
+    if (!listed.has(lessonId)) {
+      at(
+        source.lineOf(fromPath),
+        `${formatPath(fromPath)}: there is no lesson "${lessonId}" in course.yaml (lessons: ${[...listed].join(", ")})`,
+      );
+      continue;
+    }
+    const lesson = lessons.get(lessonId);
+    if (lesson && !lesson.quiz.questions.some((q) => q.id === questionId)) {
+      at(
+        source.lineOf(fromPath),
+        `${formatPath(fromPath)}: ${lessonId}/quiz.yaml has no question "${questionId}" (its questions: ${lesson.quiz.questions.map((q) => q.id).join(", ")})`,
+      );
+    }
+  }
+  return found;
+}
+
+function isWholeQuestion(entry: ExamEntry): entry is ExamEntry & Question {
+  return EXAM_FIELDS.every((field) => entry[field] !== undefined);
+}
+
+/** The exam with each `from` replaced by the question it names; undefined if one does not resolve. */
+function resolveExam(
+  file: ReturnType<typeof examFileSchema.parse>,
+  lessons: ReadonlyMap<string, Lesson>,
+): Exam | undefined {
+  const questions: ExamQuestion[] = [];
+  for (const entry of file.questions) {
+    if (entry.from === undefined) {
+      if (!isWholeQuestion(entry)) return undefined;
+      const { id, prompt, choices, answer, explanation, source } = entry;
+      questions.push({ id, prompt, choices, answer, explanation, source });
+      continue;
+    }
+    const [lessonId = "", questionId = ""] = entry.from.split("/");
+    const question = lessons.get(lessonId)?.quiz.questions.find((q) => q.id === questionId);
+    if (!question) return undefined;
+    questions.push({ ...question, id: entry.from, lessonId });
+  }
+  return { title: file.title, passMark: file.passMark, questions };
 }
 
 /** Subdirectories of the pack that hold a lesson.md. */
@@ -466,6 +623,7 @@ function crossCheckLab(source: YamlSource): LineMessage[] {
       const action = isRecord(experiment) ? experiment.action : undefined;
       if (!isRecord(action)) continue;
       found.push(...workerActionProblems(source, action, i));
+      found.push(...loopActionProblems(source, action, i));
       if (action.kind === "restart") restarts.push(["experiments", i, "action", "options"]);
       if (action.kind !== "write-file" || typeof action.file !== "string") continue;
       if (escapesWorkspace(action.file)) {
@@ -498,6 +656,39 @@ function predictProblems(source: YamlSource, experiment: unknown, i: number): Li
     {
       line: source.lineOf(path),
       message: `${formatPath(path)}: ${answer} is out of range (${choices.length} choices, so 0-${choices.length - 1}; answers count from 0)`,
+    },
+  ];
+}
+
+const LOOP_KINDS = ["websocket", "ws-load", "poll-vs-ws"];
+
+/**
+ * WebSockets and long polls only mean something to a sandbox with an event loop that has them,
+ * and a slow client aimed past the proxy only to a proxy.
+ */
+function loopActionProblems(
+  source: YamlSource,
+  action: Record<string, unknown>,
+  i: number,
+): LineMessage[] {
+  const sandbox = valueAt(source.data, ["sandbox"]);
+  if (typeof sandbox !== "string") return [];
+  if (action.kind === "slow-client" && action.target === "upstream" && sandbox !== "proxy") {
+    const path: Path = ["experiments", i, "action", "target"];
+    return [
+      {
+        line: source.lineOf(path),
+        message: `${formatPath(path)}: "upstream" needs a proxy in front of an app server (proxy), not ${sandbox}`,
+      },
+    ];
+  }
+  if ((LOOP_SANDBOXES as readonly string[]).includes(sandbox)) return [];
+  if (typeof action.kind !== "string" || !LOOP_KINDS.includes(action.kind)) return [];
+  const path: Path = ["experiments", i, "action", "kind"];
+  return [
+    {
+      line: source.lineOf(path),
+      message: `${formatPath(path)}: "${action.kind}" needs a sandbox with WebSockets (${LOOP_SANDBOXES.join(", ")}), not ${sandbox}`,
     },
   ];
 }

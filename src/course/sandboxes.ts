@@ -19,7 +19,25 @@ export const SANDBOX_OPTIONS = {
     "app",
   ],
   async: ["max-message-size", "ping-interval", "ping-timeout", "poll-timeout", "access-log"],
-  proxy: [],
+  proxy: [
+    "cache",
+    "read-timeout",
+    "connect-timeout",
+    "max-fails",
+    "fail-timeout",
+    "client-max-body-size",
+    "client-header-timeout",
+    "client-body-timeout",
+    "keepalive-timeout",
+    "app-servers",
+    "workers",
+    "timeout",
+    "graceful-timeout",
+    "preload",
+    "max-requests",
+    "access-log",
+    "app",
+  ],
 } as const satisfies Record<string, readonly string[]>;
 
 export type SandboxName = keyof typeof SANDBOX_OPTIONS;
@@ -43,7 +61,16 @@ export const RESERVED_FLAGS: readonly string[] = [
 ];
 
 /** Sandboxes with a master that takes signals and worker processes (`signal`, `kill-worker`, `burst.workers`). */
-export const WORKER_SANDBOXES: readonly SandboxName[] = ["prefork"];
+export const WORKER_SANDBOXES: readonly SandboxName[] = ["prefork", "proxy"];
+
+/** Sandboxes started with the open-file limit raised, to hold thousands of connections. */
+export const MANY_SOCKET_SANDBOXES: readonly SandboxName[] = ["async"];
+
+/** Sandboxes with one event loop that report connections, loop delay and WebSockets. */
+export const LOOP_SANDBOXES: readonly SandboxName[] = ["async"];
+
+/** Sandboxes in front of app servers that report each request's path through them. */
+export const PROXY_SANDBOXES: readonly SandboxName[] = ["proxy"];
 
 /** Sandboxes with a reloader that reports each reload. */
 export const RELOAD_SANDBOXES: readonly SandboxName[] = ["dev-reload"];

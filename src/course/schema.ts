@@ -12,6 +12,14 @@ export const courseSchema = z.strictObject({
   format: z.literal(FORMAT_VERSION),
   title: z.string().min(1),
   lessons: z.array(id).min(1),
+  /** The final exam's file, next to course.yaml (optional). */
+  exam: z
+    .string()
+    .regex(
+      /^[A-Za-z0-9][A-Za-z0-9._-]*\.ya?ml$/,
+      "the exam is a YAML file next to course.yaml, named like exam.yaml",
+    )
+    .optional(),
 });
 export type Course = z.infer<typeof courseSchema>;
 
@@ -57,6 +65,8 @@ export const actionSchema = z.discriminatedUnion("kind", [
     kind: z.literal("slow-client"),
     holdMs: z.number().int().min(100).max(10000),
     path: z.string().startsWith("/"),
+    /** "upstream": straight to the app server behind a proxy, as if there were no proxy. */
+    target: z.enum(["server", "upstream"]).default("server"),
   }),
   z.strictObject({
     kind: z.literal("write-file"),
@@ -74,6 +84,23 @@ export const actionSchema = z.discriminatedUnion("kind", [
   z.strictObject({
     kind: z.literal("kill-worker"),
     signal: z.enum(["SIGKILL", "SIGTERM"]).default("SIGKILL"),
+  }),
+  z.strictObject({
+    kind: z.literal("websocket"),
+    path: z.string().startsWith("/").default("/ws"),
+    /** Sent as the upgrade's Origin header: another site's origin is a cross-origin attempt. */
+    origin: z.string().min(1).max(200).optional(),
+    send: z.array(z.string().min(1).max(200)).max(5).default(["hello"]),
+  }),
+  z.strictObject({
+    kind: z.literal("ws-load"),
+    connections: z.number().int().min(1).max(20_000),
+    broadcast: z.boolean().default(true),
+  }),
+  z.strictObject({
+    kind: z.literal("poll-vs-ws"),
+    messages: z.number().int().min(2).max(50).default(10),
+    gapMs: z.number().int().min(0).max(1000).default(5),
   }),
 ]);
 export type Action = z.infer<typeof actionSchema>;
@@ -114,7 +141,20 @@ export const missionSchema = z.strictObject({
   title: z.string().min(1).max(70),
   hint: z.string().min(1),
   when: z.strictObject({
-    event: z.enum(["request", "listening", "error", "experiment", "worker", "signal", "reload"]),
+    event: z.enum([
+      "request",
+      "listening",
+      "error",
+      "experiment",
+      "worker",
+      "signal",
+      "reload",
+      "websocket",
+      "connections",
+      "loop",
+      "proxy",
+      "upstreams",
+    ]),
     from: z.enum(["learner", "lab", "any"]).default("any"),
     match: z.record(z.string(), matcherSchema).default({}),
     count: z.number().int().min(1).default(1),
@@ -163,6 +203,39 @@ export const quizSchema = z.strictObject({
 });
 export type Quiz = z.infer<typeof quizSchema>;
 
+/** `lesson-id/question-id`: a question of a lesson's quiz, picked into the exam. */
+export const QUESTION_REF_PATTERN = /^[a-z0-9][a-z0-9-]*\/[a-z0-9][a-z0-9-]*$/;
+
+/**
+ * One of exam.yaml's questions as written: `from: lesson-id/question-id` alone, picking a
+ * question of a lesson's quiz, or a whole question in the quiz format (the loader checks which).
+ */
+export const examEntrySchema = questionSchema.partial().extend({
+  from: z
+    .string()
+    .regex(QUESTION_REF_PATTERN, "write it as lesson-id/question-id, e.g. gunicorn/master-role")
+    .optional(),
+});
+export type ExamEntry = z.infer<typeof examEntrySchema>;
+
+export const examFileSchema = z.strictObject({
+  title: z.string().min(1).max(60).default("Final exam"),
+  passMark: z.number().min(0).max(1).default(0.7),
+  questions: z.array(examEntrySchema).min(1),
+});
+
+export interface ExamQuestion extends Question {
+  /** The lesson whose quiz the question was picked from; absent for one written in exam.yaml. */
+  lessonId?: string;
+}
+
+/** The exam as the app uses it: picked questions resolved, in the order exam.yaml lists them. */
+export interface Exam {
+  title: string;
+  passMark: number;
+  questions: ExamQuestion[];
+}
+
 export interface Lesson {
   id: string;
   dir: string;
@@ -177,4 +250,6 @@ export interface LoadedCourse {
   dir: string;
   course: Course;
   lessons: Lesson[];
+  /** Present when course.yaml names an exam. */
+  exam?: Exam;
 }

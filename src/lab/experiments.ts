@@ -51,6 +51,8 @@ export interface ExperimentContext {
   watch?: () => EventWatch;
   /** Present when the sandbox has a master and workers. */
   workers?: WorkerContext & { countOption: string };
+  /** The first app server behind a proxy, when the sandbox is one. */
+  upstream?: { host: string; port: number };
 }
 
 /** The event the mission checker sees for a result. */
@@ -113,10 +115,33 @@ async function run(
         return ctx.workers
           ? await killWorkerAction(exp.id, action.signal, ctx.workers)
           : failed(exp.id, noWorkers(action.kind));
+      case "websocket":
+        return await (await import("./ws-actions.js")).websocketAction(
+          exp.id,
+          action,
+          wsTarget(ctx),
+        );
+      case "ws-load":
+        return await (await import("./ws-actions.js")).wsLoadAction(
+          exp.id,
+          action,
+          wsTarget(ctx),
+          onProgress,
+        );
+      case "poll-vs-ws":
+        return await (await import("./ws-actions.js")).pollVsWsAction(
+          exp.id,
+          action,
+          wsTarget(ctx),
+        );
     }
   } catch (err) {
     return failed(exp.id, describeError(err, ctx));
   }
+}
+
+function wsTarget(ctx: ExperimentContext) {
+  return { host: ctx.host, port: ctx.port, hostPort: hostPort(ctx), userAgent: LAB_USER_AGENT };
 }
 
 function noWorkers(kind: string): string {
@@ -786,9 +811,25 @@ function connect(host: string, port: number): Promise<net.Socket> {
 async function slowClientAction(
   id: string,
   action: Extract<Experiment["action"], { kind: "slow-client" }>,
-  ctx: ExperimentContext,
+  server: ExperimentContext,
 ): Promise<ExperimentResult> {
-  const partial = `GET / HTTP/1.1\r\nHost: ${hostPort(ctx)}\r\nUser-Agent: ${LAB_USER_AGENT}\r\n`;
+  let ctx = server;
+  if (action.target === "upstream") {
+    if (!server.upstream) {
+      return failed(
+        id,
+        '"target: upstream" needs a proxy in front of an app server; this lab\'s sandbox is not one. The lesson pack is at fault: run learn-webservers validate on it.',
+      );
+    }
+    ctx = {
+      ...server,
+      ...server.upstream,
+      baseUrl: `http://${server.upstream.host}:${server.upstream.port}`,
+    };
+  }
+  // Connection: close, so that once answered it ends at once, behind a proxy that keeps
+  // connections alive too.
+  const partial = `GET / HTTP/1.1\r\nHost: ${hostPort(ctx)}\r\nUser-Agent: ${LAB_USER_AGENT}\r\nConnection: close\r\n`;
   const slow = await connect(ctx.host, ctx.port);
   slow.on("error", () => {});
   slow.resume();
@@ -824,7 +865,7 @@ async function slowClientAction(
   const exchange: Exchange = {
     request: second.request,
     response: second.shown,
-    note: `Client A sent ${JSON.stringify(partial)} (no blank line, so the request never ends) and held it for ${action.holdMs} ms. This is client B's request, sent ${SLOW_CLIENT_GAP_MS} ms after A's.`,
+    note: `Client A sent ${JSON.stringify(partial)} (no blank line, so the request never ends) and held it for ${action.holdMs} ms${action.target === "upstream" ? `, straight to the app server on ${hostPort(ctx)} with no proxy in between` : ""}. This is client B's request, sent ${SLOW_CLIENT_GAP_MS} ms after A's, to the same address.`,
   };
   if (!second.head)
     return failed(id, noAnswer(second, ctx, (action.holdMs + REQUEST_TIMEOUT_MS) / 1000), exchange);

@@ -8,11 +8,15 @@ export type Origin = "learner" | "lab";
 /**
  * Who caused an event: requests carrying the lab's User-Agent and experiment results are the
  * lab's; any other request is the learner's. A signal the master got from the operating system
- * (the learner's `kill`) is the learner's; one sent as a control message is the lab's. Other
+ * (the learner's `kill`) is the learner's; one sent as a control message is the lab's. A
+ * WebSocket's events are the learner's unless its upgrade carried the lab's User-Agent. Other
  * events come from the sandbox the lab started, so they count as the lab's.
  */
 export function originOf(event: LabEvent): Origin {
   if (event.type === "signal") return event.via === "os" ? "learner" : "lab";
+  if (event.type === "websocket") {
+    return event.userAgent?.startsWith(LAB_USER_AGENT_PREFIX) ? "lab" : "learner";
+  }
   if (event.type !== "request") return "lab";
   const ua = lookup(event.requestHeaders, "user-agent");
   return typeof ua === "string" && ua.startsWith(LAB_USER_AGENT_PREFIX) ? "lab" : "learner";

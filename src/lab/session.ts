@@ -6,13 +6,20 @@ import type {
   SignalControl,
 } from "../../sandboxes/shared/protocol.js";
 import { safeText } from "../course/control.js";
-import { RELOAD_SANDBOXES, WORKER_SANDBOXES } from "../course/sandboxes.js";
+import {
+  LOOP_SANDBOXES,
+  PROXY_SANDBOXES,
+  RELOAD_SANDBOXES,
+  WORKER_SANDBOXES,
+} from "../course/sandboxes.js";
 import type { Experiment, Mission } from "../course/schema.js";
 import { sandboxAssets } from "../paths.js";
 import { withAddress } from "./address.js";
 import { type ExperimentContext, runExperiment, toExperimentEvent } from "./experiments.js";
+import { LoopModel, type LoopView } from "./loop.js";
 import { MissionTracker } from "./missions.js";
 import { optionFlags } from "./options.js";
+import { ProxyModel, type ProxyView } from "./proxy.js";
 import { ReloadModel } from "./reloads.js";
 import {
   isShuttingDown,
@@ -107,6 +114,10 @@ export class LabSession implements LabSessionApi {
   #workersView: WorkersView | undefined;
   readonly #reloadModel: ReloadModel | undefined;
   #reloadsView: ReloadsView | undefined;
+  readonly #loopModel: LoopModel | undefined;
+  #loopView: LoopView | undefined;
+  readonly #proxyModel: ProxyModel | undefined;
+  #proxyView: ProxyView | undefined;
   /** Until when an exit of the sandbox is the one a stopping signal asked for, and which. */
   #expectedExit: { until: number; signal: string } | undefined;
   #running: LabSessionSnapshot["running"];
@@ -124,6 +135,8 @@ export class LabSession implements LabSessionApi {
     this.#options = { ...opts.lab.options };
     if (WORKER_SANDBOXES.includes(opts.lab.sandbox)) this.#workerModel = new WorkerModel();
     if (RELOAD_SANDBOXES.includes(opts.lab.sandbox)) this.#reloadModel = new ReloadModel();
+    if (LOOP_SANDBOXES.includes(opts.lab.sandbox)) this.#loopModel = new LoopModel();
+    if (PROXY_SANDBOXES.includes(opts.lab.sandbox)) this.#proxyModel = new ProxyModel();
     this.#tracker = new MissionTracker(opts.lab.missions, this.#alreadyMet());
     this.#missions = this.#missionStatus();
     this.#snap = this.#build();
@@ -161,7 +174,21 @@ export class LabSession implements LabSessionApi {
       ...(this.#lastResult ? { lastResult: this.#lastResult } : {}),
       ...(this.#workerModel ? { workers: this.#workers(this.#workerModel) } : {}),
       ...(this.#reloadModel ? { reloads: this.#reloads(this.#reloadModel) } : {}),
+      ...(this.#loopModel ? { loop: this.#loop(this.#loopModel) } : {}),
+      ...(this.#proxyModel ? { proxy: this.#proxy(this.#proxyModel) } : {}),
     };
+  }
+
+  #proxy(model: ProxyModel): ProxyView {
+    if (this.#proxyView?.version === model.version) return this.#proxyView;
+    this.#proxyView = model.view();
+    return this.#proxyView;
+  }
+
+  #loop(model: LoopModel): LoopView {
+    if (this.#loopView?.version === model.version) return this.#loopView;
+    this.#loopView = model.view();
+    return this.#loopView;
   }
 
   #reloads(model: ReloadModel): ReloadsView {
@@ -307,6 +334,14 @@ export class LabSession implements LabSessionApi {
       this.#workerModel.reset();
       this.#changed(false);
     }
+    if (this.#loopModel) {
+      this.#loopModel.reset();
+      this.#changed(false);
+    }
+    if (this.#proxyModel) {
+      this.#proxyModel.reset();
+      this.#changed(false);
+    }
     if (this.#reloadModel) {
       // The latencies stay: a lab restarts its server to switch reloaders, then compares them.
       this.#reloadModel.resetKeepingSamples();
@@ -347,6 +382,8 @@ export class LabSession implements LabSessionApi {
     }
     if (this.#workerModel?.push(event)) this.#changed(false);
     if (this.#reloadModel?.push(event)) this.#changed(false);
+    if (this.#loopModel?.push(event)) this.#changed(false);
+    if (this.#proxyModel?.push(event)) this.#changed(false);
     this.#hub.push(event);
     this.#track(event);
   }
@@ -537,6 +574,8 @@ export class LabSession implements LabSessionApi {
       };
       const workers = this.#workerContext();
       if (workers) ctx.workers = workers;
+      const upstream = firstUpstream(l?.options.upstream);
+      if (upstream) ctx.upstream = upstream;
       result = await runExperiment(exp, ctx, (progress) => {
         this.#running = { experimentId, progress };
         this.#changed(false);
@@ -591,6 +630,20 @@ export class LabSession implements LabSessionApi {
     const l = this.#listening;
     if (!l || this.#state !== "listening") return undefined;
     return `curl -v http://${urlHost(connectHost(l.host))}:${l.port}/`;
+  }
+}
+
+/** The first `http://host:port` of a proxy's comma-separated upstream list. */
+function firstUpstream(value: unknown): { host: string; port: number } | undefined {
+  if (typeof value !== "string") return undefined;
+  const first = value.split(",")[0]?.trim() ?? "";
+  try {
+    const url = new URL(first);
+    const port = Number(url.port);
+    if (url.protocol !== "http:" || !Number.isInteger(port) || port <= 0) return undefined;
+    return { host: url.hostname.replace(/^\[|\]$/g, ""), port };
+  } catch {
+    return undefined;
   }
 }
 

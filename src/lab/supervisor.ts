@@ -9,9 +9,10 @@ import type {
   SignalControl,
 } from "../../sandboxes/shared/protocol.js";
 import { safeText } from "../course/control.js";
-import { RESERVED_FLAGS } from "../course/sandboxes.js";
+import { MANY_SOCKET_SANDBOXES, RESERVED_FLAGS } from "../course/sandboxes.js";
 import { sandboxEntry } from "../paths.js";
 import { checkEnvelope } from "./events.js";
+import { forkWithOpenFiles } from "./nofile.js";
 import { optionValue } from "./options.js";
 import type { StartOptions } from "./types.js";
 
@@ -397,13 +398,11 @@ export function startSandbox(opts: StartOptions): SandboxProcess {
     );
   }
   const args = sandboxArgs(opts);
-  const spawn = () =>
-    fork(entry, args, {
-      stdio: ["ignore", "pipe", "pipe", "ipc"],
-      env: { ...process.env, FORCE_COLOR: "0" },
-      detached: false,
-      execArgv: [],
-    });
+  const env = { ...process.env, FORCE_COLOR: "0" };
+  const stdio: ["ignore", "pipe", "pipe", "ipc"] = ["ignore", "pipe", "pipe", "ipc"];
+  const spawn = MANY_SOCKET_SANDBOXES.includes(opts.sandbox)
+    ? () => forkWithOpenFiles(entry, args, { stdio, env, detached: false })
+    : () => fork(entry, args, { stdio, env, detached: false, execArgv: [] });
   const sandbox = new Sandbox(opts, spawn, portReleased(opts.port));
   live.add(sandbox);
   return sandbox;

@@ -2,6 +2,8 @@ import type { RequestEvent, SandboxEvent } from "../../sandboxes/shared/protocol
 import type { SandboxName } from "../course/sandboxes.js";
 import type { Experiment, Lab, Mission } from "../course/schema.js";
 import type { ProgressStore } from "../progress/store.js";
+import type { LoopView } from "./loop.js";
+import type { ProxyView } from "./proxy.js";
 import type { ReloadRow, ReloadStats } from "./reloads.js";
 import type { WorkerLane, WorkerRow, WorkerStats } from "./workers.js";
 
@@ -100,6 +102,10 @@ export interface LabSessionSnapshot {
   workers?: WorkersView;
   /** Present for sandboxes with a reloader. */
   reloads?: ReloadsView;
+  /** Present for sandboxes with one event loop: connections, loop delay, requests over time. */
+  loop?: LoopView;
+  /** Present for a proxy: each request's path through it, its upstreams and cache. */
+  proxy?: ProxyView;
 }
 
 /** A development server's reloads as the lab sees them from the sandbox's events. */

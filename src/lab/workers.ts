@@ -22,7 +22,8 @@ export interface WorkerRow {
   code?: number;
 }
 
-export type BarOutcome = "running" | "ok" | "error" | "timeout" | "killed";
+/** "blocked" marks the event loop itself not running (a loop lane, not a request). */
+export type BarOutcome = "running" | "ok" | "error" | "timeout" | "killed" | "blocked";
 
 /** One request on a worker's lane, from its start to its end (no end while it runs). */
 export interface TimelineBar {
@@ -38,6 +39,8 @@ export interface TimelineBar {
 /** One worker process on the timeline; a respawned worker is a new lane. */
 export interface WorkerLane {
   pid: number;
+  /** Shown instead of the pid, for lanes that are not processes. */
+  label?: string;
   index: number;
   bootedAt: number;
   endedAt?: number;

@@ -2,6 +2,7 @@ import { join } from "node:path";
 import { safeText } from "../course/control.js";
 import type { Lesson } from "../course/schema.js";
 import { withAddress } from "../lab/address.js";
+import { connectionsText, delayText, handshakeLines } from "../lab/loop.js";
 import { optionWords } from "../lab/options.js";
 import type { ExperimentResult, LabSessionSnapshot, LogLine } from "../lab/types.js";
 import type { PlainContext } from "./run.js";
@@ -73,6 +74,23 @@ export function workerLines(snap: LabSessionSnapshot, now = Date.now()): string[
       `  pid ${String(row.pid).padEnd(7)} ${gone.padEnd(10)} ${String(row.served).padStart(4)} served  age ${age((row.endedAt ?? now) - row.bootedAt).padEnd(6)} ${current}`.trimEnd(),
     );
   }
+  return out;
+}
+
+/** The event loop as text: connections, delay, and the last handshake step by step. */
+export function loopLines(snap: LabSessionSnapshot): string[] {
+  const view = snap.loop;
+  if (!view) return [];
+  const out = [`Connections: ${connectionsText(view)}`];
+  const d = view.delay;
+  out.push(
+    d
+      ? `Loop delay: p50 ${delayText(d.p50Ms)}, p99 ${delayText(d.p99Ms)}, max ${delayText(d.maxMs)} (last ${d.windowMs / 1000} s)`
+      : "Loop delay: not measured yet",
+  );
+  const worst = view.delays.reduce((m, x) => Math.max(m, x.maxMs), 0);
+  if (view.delays.length > 0) out.push(`Worst delay in the last minute: ${delayText(worst)}`);
+  out.push(...handshakeLines(view, 6).map((line) => safeText(line)));
   return out;
 }
 
@@ -211,7 +229,9 @@ export async function runLab(ctx: PlainContext, lesson: Lesson): Promise<void> {
           ? ", w: workers"
           : lab.sandbox === "dev-reload"
             ? ", r: reloads"
-            : "";
+            : lab.sandbox === "async"
+              ? ", l: event loop"
+              : "";
       const editable = lab.edit ? ", e: the file to edit" : "";
       const answer = (
         await io.ask(
@@ -231,6 +251,10 @@ export async function runLab(ctx: PlainContext, lesson: Lesson): Promise<void> {
       }
       if (answer === "r" && lab.sandbox === "dev-reload") {
         io.say(reloadLines(session.snapshot()).join("\n"));
+        continue;
+      }
+      if (answer === "l" && lab.sandbox === "async") {
+        io.say(loopLines(session.snapshot()).join("\n"));
         continue;
       }
       if (answer === "w" && lab.sandbox === "prefork") {

@@ -6,6 +6,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { SandboxEvent } from "../../sandboxes/shared/protocol.js";
+import type { SandboxName } from "../../src/course/sandboxes.js";
 import {
   liveSandboxes,
   type SandboxLog,
@@ -154,8 +155,10 @@ describe("startSandbox", () => {
     expect(await gone(s.pid, 1000)).toBe(true);
   });
 
-  it.skipIf(existsSync(sandboxEntry("proxy")))("says when a sandbox is not built", () => {
-    expect(() => startSandbox({ sandbox: "proxy" })).toThrow(/not built/);
+  it("says when a sandbox is not built, and how to build it", () => {
+    const missing = "not-built" as SandboxName;
+    expect(existsSync(sandboxEntry(missing))).toBe(false);
+    expect(() => startSandbox({ sandbox: missing })).toThrow(/not built/);
   });
 });
 

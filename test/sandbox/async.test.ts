@@ -192,7 +192,7 @@ describe("async sandbox: tornado", () => {
       expect(poll.body.toString()).toBe('{"message": null, "timeout": true}');
       const bad = await get(s.port, "/sleep?ms=99999999");
       expect(bad.status).toBe(400);
-      await s.waitFor(() => /405 POST \//.test(s.stderr()));
+      await s.waitFor(() => /400 GET \/sleep/.test(s.stderr()));
       const log = s.stderr();
       expect(log).toMatch(
         /^\[I \d{6} \d\d:\d\d:\d\d web:2293\] 200 GET \/ \(127\.0\.0\.1\) \d+\.\d\dms$/m,

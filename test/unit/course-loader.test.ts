@@ -167,8 +167,21 @@ describe("packs written in a temp dir", () => {
     const dir = copyValid();
     edit(join(dir, "alpha", "lab.yaml"), "kind: write-file", "kind: write");
     expect(await problems(dir)).toEqual([
-      'pack/alpha/lab.yaml:20: experiments[1].action.kind: "write" is not one of: request, raw, burst, slow-client, write-file, restart, signal, kill-worker',
+      'pack/alpha/lab.yaml:20: experiments[1].action.kind: "write" is not one of: request, raw, burst, slow-client, write-file, restart, signal, kill-worker, websocket, ws-load, poll-vs-ws',
     ]);
+  });
+
+  it("reports a WebSocket action in a lab whose sandbox has no WebSockets", async () => {
+    const dir = copyValid();
+    edit(
+      join(dir, "alpha", "lab.yaml"),
+      "kind: write-file",
+      "kind: ws-load\n      connections: 10",
+    );
+    const found = await problems(dir);
+    expect(found).toContainEqual(
+      'pack/alpha/lab.yaml:20: experiments[1].action.kind: "ws-load" needs a sandbox with WebSockets (async), not static',
+    );
   });
 
   it("reports a wrong type inside the chosen action and inside a matcher", async () => {

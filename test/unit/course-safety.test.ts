@@ -50,11 +50,11 @@ describe("lab options are checked against the sandbox's allow-list", () => {
     ]);
   });
 
-  it("a sandbox without options takes none", async () => {
+  it("an option of another sandbox is refused, with the options this one takes", async () => {
     const dir = copyValid();
-    edit(join(dir, "alpha", "lab.yaml"), "sandbox: static", "sandbox: proxy");
+    edit(join(dir, "alpha", "lab.yaml"), "sandbox: static", "sandbox: async");
     expect(await problems(dir)).toEqual([
-      'pack/alpha/lab.yaml:4: options: "threading" is not an option a lab may set (the proxy sandbox takes none)',
+      'pack/alpha/lab.yaml:4: options: "threading" is not an option a lab may set (the async sandbox takes: max-message-size, ping-interval, ping-timeout, poll-timeout, access-log)',
     ]);
   });
 });

@@ -75,13 +75,13 @@ missions:
     const found = await problems(dir);
     expect(found).toEqual([
       expect.stringMatching(
-        /experiments\[2\]\.action\.kind: "signal" needs a sandbox with a master and workers \(prefork\), not static/,
+        /experiments\[2\]\.action\.kind: "signal" needs a sandbox with a master and workers \(prefork, proxy\), not static/,
       ),
       expect.stringMatching(
-        /experiments\[3\]\.action\.kind: "kill-worker" needs a sandbox with a master and workers \(prefork\), not static/,
+        /experiments\[3\]\.action\.kind: "kill-worker" needs a sandbox with a master and workers \(prefork, proxy\), not static/,
       ),
       expect.stringMatching(
-        /experiments\[4\]\.action\.workers: worker counts need a sandbox with workers \(prefork\), not static/,
+        /experiments\[4\]\.action\.workers: worker counts need a sandbox with workers \(prefork, proxy\), not static/,
       ),
     ]);
   });

@@ -23,6 +23,8 @@ export const TIMELINE_GLYPHS = {
   alive: "·",
   /** A tick on the time axis. */
   tick: "┆",
+  /** The event loop was blocked: no callback, timer or request ran. */
+  blocked: "░",
 } as const;
 
 /** Nice tick spacings, shortest first. */
@@ -56,6 +58,7 @@ type Kind =
   | "error"
   | "timeout"
   | "killed"
+  | "blocked"
   | "reason";
 
 /** Which mark wins when two land in the same column. */
@@ -67,6 +70,7 @@ const RANK: Record<Kind, number> = {
   ok: 4,
   running: 5,
   error: 6,
+  blocked: 6,
   timeout: 7,
   killed: 7,
   reason: 8,
@@ -77,6 +81,7 @@ function kindColor(kind: Kind, theme: Theme): string | undefined {
     case "ok":
       return theme.status.success;
     case "running":
+    case "blocked":
       return theme.status.warning;
     case "error":
     case "timeout":
@@ -95,6 +100,7 @@ const FILL: Record<TimelineBar["outcome"], Kind> = {
   error: "error",
   timeout: "ok",
   killed: "ok",
+  blocked: "blocked",
 };
 
 function glyph(kind: Kind): string {
@@ -114,6 +120,8 @@ function glyph(kind: Kind): string {
       return TIMELINE_GLYPHS.timeout;
     case "killed":
       return TIMELINE_GLYPHS.killed;
+    case "blocked":
+      return TIMELINE_GLYPHS.blocked;
     default:
       return " ";
   }
@@ -163,7 +171,10 @@ function laneRuns(lane: WorkerLane, scale: Scale): Run[] {
     const c0 = scale.column(bar.start);
     const c1 = Math.max(c0, scale.column(end));
     const fill = FILL[bar.outcome];
-    const ch = fill !== "error" && i % 2 === 1 ? TIMELINE_GLYPHS.requestNext : glyph(fill);
+    const ch =
+      (fill === "ok" || fill === "running") && i % 2 === 1
+        ? TIMELINE_GLYPHS.requestNext
+        : glyph(fill);
     for (let c = c0; c <= c1; c++) put(c, fill, ch);
     if (bar.outcome === "timeout" || bar.outcome === "killed") put(c1, bar.outcome);
   }
@@ -191,6 +202,32 @@ function laneRuns(lane: WorkerLane, scale: Scale): Run[] {
   }
   if (runs.at(-1)?.kind === "empty") runs.pop();
   return runs;
+}
+
+/**
+ * How many of the lanes' requests were in flight in each column: "·" none, 1-9, "+" ten or more.
+ * For many short-lived lanes (the requests of an event loop) in one line.
+ */
+function countText(lanes: WorkerLane[], scale: Scale): string {
+  const counts = new Array<number>(scale.columns).fill(0);
+  for (const lane of lanes) {
+    for (const bar of lane.bars) {
+      const end = bar.end ?? scale.now;
+      if (end < scale.start) continue;
+      // A request counts in the columns whose middle it covers, so two back to back never add up.
+      const c0 = scale.column(bar.start);
+      const c1 = scale.column(end);
+      let counted = false;
+      for (let c = c0; c <= c1; c++) {
+        const middle = scale.start + (c + 0.5) * scale.msPerColumn;
+        if (middle < bar.start || middle >= end) continue;
+        counts[c] = (counts[c] ?? 0) + 1;
+        counted = true;
+      }
+      if (!counted) counts[c0] = Math.max(counts[c0] ?? 0, 1);
+    }
+  }
+  return counts.map((n) => (n === 0 ? TIMELINE_GLYPHS.alive : n >= 10 ? "+" : String(n))).join("");
 }
 
 /** The axis below the bars: a tick every few seconds, labelled "-4s", and "now" at the right. */
@@ -229,6 +266,12 @@ export interface TimelineProps {
   height: number;
   /** The time shown across the bars; by default from the width (`timelineWindowMs`). */
   windowMs?: number;
+  /** What the marks mean, instead of the workers' legend. */
+  legend?: string;
+  /** Shown when there is no lane. */
+  empty?: string;
+  /** Lanes drawn as one line of in-flight counts below the others, labelled `label`. */
+  counts?: { label: string; lanes: WorkerLane[] };
 }
 
 /** Lanes to draw when not all fit: live ones first, then those that ended most recently. */
@@ -248,15 +291,27 @@ function pickLanes(lanes: WorkerLane[], room: number): WorkerLane[] {
  * request's start to its end, running bars growing at the right edge, a mark where a worker
  * booted and where it ended, and why. At most `height` lines of at most `width` columns.
  */
-export function Timeline({ lanes, now, width, height, windowMs }: TimelineProps) {
+export function Timeline({
+  lanes,
+  now,
+  width,
+  height,
+  windowMs,
+  legend,
+  empty,
+  counts,
+}: TimelineProps) {
   const theme = useTheme();
   if (height <= 0 || width <= 0) return null;
+  const countLines = counts && height >= 1 ? 1 : 0;
+  const laneHeight = height - countLines;
 
   // The label column fits every pid and the "+N" note, so it does not depend on what is picked.
   const labelWidth = Math.max(
     3,
     String(lanes.length).length + 1,
-    ...lanes.map((l) => String(l.pid).length),
+    ...lanes.map((l) => (l.label ?? String(l.pid)).length),
+    counts?.label.length ?? 0,
   );
   const columns = Math.max(1, width - labelWidth - 1);
   const span = windowMs === undefined ? timelineWindowMs(columns) : Math.max(1, windowMs);
@@ -269,29 +324,33 @@ export function Timeline({ lanes, now, width, height, windowMs }: TimelineProps)
   // shows (those that exited go first); with more live workers than lines, the axis says how
   // many are left out.
   const live = visible.filter((lane) => lane.endedAt === undefined).length;
-  const axis = visible.length < height || live > height;
-  const room = axis ? Math.max(0, height - 1) : height;
+  // Beside a counts line the axis needs a lane above it, or it would stand for nothing.
+  const axis =
+    (countLines === 0 || laneHeight >= 2) && (visible.length < laneHeight || live > laneHeight);
+  const room = axis ? Math.max(0, laneHeight - 1) : laneHeight;
   const drawn = pickLanes(visible, room);
   const hidden = visible.length - drawn.length;
   const note = hidden > 0 ? `+${hidden}` : "";
   const tick = tickFor(scale);
   const lines = drawn.length + (drawn.length === 0 && room > 0 ? 1 : 0);
-  const legend =
-    lines + 2 <= height
-      ? `${TIMELINE_GLYPHS.request}${TIMELINE_GLYPHS.requestNext} request  ${TIMELINE_GLYPHS.error} 5xx  ${TIMELINE_GLYPHS.timeout} timeout  ${TIMELINE_GLYPHS.killed} killed  ${TIMELINE_GLYPHS.boot} boot  ${TIMELINE_GLYPHS.exit} exit  ${TIMELINE_GLYPHS.tick} ${formatSpan(tick)}, last ${formatSpan(scale.windowMs)}`
-      : undefined;
+  const legendLine =
+    lines + countLines + 2 > height
+      ? undefined
+      : legend !== undefined
+        ? `${legend}  ${TIMELINE_GLYPHS.tick} ${formatSpan(tick)}, last ${formatSpan(scale.windowMs)}`
+        : `${TIMELINE_GLYPHS.request}${TIMELINE_GLYPHS.requestNext} request  ${TIMELINE_GLYPHS.error} 5xx  ${TIMELINE_GLYPHS.timeout} timeout  ${TIMELINE_GLYPHS.killed} killed  ${TIMELINE_GLYPHS.boot} boot  ${TIMELINE_GLYPHS.exit} exit  ${TIMELINE_GLYPHS.tick} ${formatSpan(tick)}, last ${formatSpan(scale.windowMs)}`;
   const label = (text: string) => `${text.padStart(labelWidth)} `;
   return (
     <Box flexDirection="column" width={width}>
       {drawn.length === 0 && room > 0 && (
         <Text color={theme.text.secondary} wrap="truncate-end">
-          {truncate(`${label("")}No workers yet.`, width)}
+          {truncate(`${label("")}${empty ?? "No workers yet."}`, width)}
         </Text>
       )}
       {drawn.map((lane) => (
         <Text key={lane.pid} wrap="truncate-end">
           <Text color={lane.endedAt === undefined ? undefined : theme.text.secondary}>
-            {label(String(lane.pid))}
+            {label(lane.label ?? String(lane.pid))}
           </Text>
           {laneRuns(lane, scale).map((run, i) => (
             // biome-ignore lint/suspicious/noArrayIndexKey: runs are positional
@@ -301,14 +360,20 @@ export function Timeline({ lanes, now, width, height, windowMs }: TimelineProps)
           ))}
         </Text>
       ))}
+      {countLines > 0 && counts && (
+        <Text wrap="truncate-end">
+          {label(counts.label)}
+          <Text color={theme.status.success}>{countText(counts.lanes, scale)}</Text>
+        </Text>
+      )}
       {axis && (
         <Text color={theme.text.secondary} wrap="truncate-end">
           {truncate(`${label(note)}${axisLine(scale, tick)}`, width)}
         </Text>
       )}
-      {legend !== undefined && (
+      {legendLine !== undefined && (
         <Text color={theme.text.secondary} wrap="truncate-end">
-          {truncate(legend, width)}
+          {truncate(legendLine, width)}
         </Text>
       )}
     </Box>

@@ -64,6 +64,7 @@ function fastClock(snapshot: LabSessionSnapshot): boolean {
   const restarting = snapshot.reloads?.rows.at(-1)?.state;
   return (
     (snapshot.workers?.stats.busy ?? 0) > 0 ||
+    (snapshot.loop?.connections?.http ?? 0) > 0 ||
     snapshot.running !== undefined ||
     restarting === "detecting" ||
     restarting === "restarting"
@@ -109,7 +110,11 @@ export function LabScreen({
       ...(host !== undefined ? { host } : {}),
     }),
   );
-  const hasView = snapshot.workers !== undefined || snapshot.reloads !== undefined;
+  const hasView =
+    snapshot.workers !== undefined ||
+    snapshot.reloads !== undefined ||
+    snapshot.loop !== undefined ||
+    snapshot.proxy !== undefined;
   const [focus, setFocus] = useState<LabPane>(hasView ? "view" : "inspector");
   // What the place below the log showed last, when the live view and the inspector share it.
   const [below, setBelow] = useState<"view" | "inspector">("view");

@@ -2,7 +2,9 @@ import { Box, Text } from "ink";
 import type { ReactNode } from "react";
 import type { Experiment, Lab } from "../../course/schema.js";
 import { withAddress } from "../../lab/address.js";
+import type { LoopView } from "../../lab/loop.js";
 import { optionWords } from "../../lab/options.js";
+import { type ProxyView, pathLine, upstreamsLine } from "../../lab/proxy.js";
 import type {
   Exchange,
   ExperimentResult,
@@ -13,6 +15,7 @@ import type {
   WorkersView,
 } from "../../lab/types.js";
 import { Header } from "../components/Header.js";
+import { LoopPanel } from "../components/LoopPanel.js";
 import { ReloadTimeline } from "../components/ReloadTimeline.js";
 import { Rule } from "../components/Rule.js";
 import { Timeline } from "../components/Timeline.js";
@@ -21,7 +24,10 @@ import { numbered, padTo, plural, printable, printableLines, truncate, wrap } fr
 import { type Theme, useTheme } from "../theme.js";
 import { LAB_COLUMN_GAP, type LabLayout } from "./lab-layout.js";
 
-/** "view" is the sandbox's live view: the workers of `prefork`, the reloads of `dev-reload`. */
+/**
+ * "view" is the sandbox's live view: the workers of `prefork`, the reloads of `dev-reload`, the
+ * event loop of `async`.
+ */
 export type LabPane = "log" | "inspector" | "view";
 /** What is shown over the whole lab: a pane, or every mission with its hint. */
 export type LabZoom = LabPane | "missions";
@@ -812,6 +818,109 @@ function ReloadsPane({
   );
 }
 
+/**
+ * The proxy: its clients and upstreams now, each recent request's path through it (the time the
+ * client took to send it, where it went, the status), then the workers behind it when they fit.
+ */
+function ProxyPane({
+  view,
+  workers,
+  lines,
+  focused,
+  width,
+  now,
+}: {
+  view: ProxyView;
+  workers: WorkersView | undefined;
+  lines: number;
+  focused: boolean;
+  width: number;
+  now: number;
+}) {
+  const theme = useTheme();
+  const { routes } = view;
+  const right = `${routes.proxied} proxied · ${routes.static} static · ${routes.cache} cached · ${routes.error} errors`;
+  const workerLines =
+    workers && lines >= 10
+      ? Math.max(0, lines - 1 - Math.min(6, Math.max(1, view.paths.length)))
+      : 0;
+  const pathRoom = Math.max(0, lines - 1 - workerLines);
+  const paths = view.paths.slice(-pathRoom);
+  return (
+    <>
+      <Rule title="Proxy" width={width} focused={focused} right={right} />
+      <Box flexDirection="column" height={lines} overflow="hidden">
+        {lines > 0 && (
+          <Text color={theme.text.secondary} wrap="truncate-end">
+            {truncate(printable(upstreamsLine(view)), width)}
+          </Text>
+        )}
+        {pathRoom > 0 && paths.length === 0 && (
+          <Text color={theme.text.secondary}>
+            No request yet: run an experiment, or curl the URL above.
+          </Text>
+        )}
+        {paths.map((p) => (
+          <Text
+            key={p.id}
+            color={p.status >= 500 ? theme.status.error : undefined}
+            wrap="truncate-end"
+          >
+            {truncate(printable(pathLine(p)), width)}
+          </Text>
+        ))}
+        {workerLines > 0 && workers && (
+          <Box flexDirection="column" height={workerLines} overflow="hidden">
+            <WorkerTable
+              rows={workers.rows}
+              now={now}
+              width={width}
+              height={Math.min(workerLines, workers.rows.length + 1)}
+            />
+            {workerLines > workers.rows.length + 2 && (
+              <Timeline
+                lanes={workers.lanes}
+                now={now}
+                width={width}
+                height={workerLines - workers.rows.length - 1}
+              />
+            )}
+          </Box>
+        )}
+      </Box>
+    </>
+  );
+}
+
+/** The event loop's gauges, last handshake and request timeline. */
+function LoopPane({
+  view,
+  lines,
+  focused,
+  width,
+  now,
+}: {
+  view: LoopView;
+  lines: number;
+  focused: boolean;
+  width: number;
+  now: number;
+}) {
+  const last = view.lastMessage;
+  const right =
+    view.messages > 0
+      ? `${plural(view.messages, "message")}${last ? `, last from ${last.learner ? "you" : "the lab"}` : ""}`
+      : "one process, one thread";
+  return (
+    <>
+      <Rule title="Event loop" width={width} focused={focused} right={right} />
+      <Box flexDirection="column" height={lines} overflow="hidden">
+        <LoopPanel view={view} now={now} width={width} height={lines} />
+      </Box>
+    </>
+  );
+}
+
 /** The sandbox's live view, whichever it has. */
 function LiveView({
   snapshot,
@@ -826,6 +935,23 @@ function LiveView({
   width: number;
   now: number;
 }) {
+  if (snapshot.proxy) {
+    return (
+      <ProxyPane
+        view={snapshot.proxy}
+        workers={snapshot.workers}
+        lines={lines}
+        focused={focused}
+        width={width}
+        now={now}
+      />
+    );
+  }
+  if (snapshot.loop) {
+    return (
+      <LoopPane view={snapshot.loop} lines={lines} focused={focused} width={width} now={now} />
+    );
+  }
   if (snapshot.reloads) {
     return (
       <ReloadsPane
