@@ -48,6 +48,7 @@ function report(name, value, unit, baseline, limit, better = "lower") {
     );
   }
   console.log(parts.join("  |  "));
+  if (ok === false) process.exitCode = 1;
 }
 
 function freePort() {
