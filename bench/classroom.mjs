@@ -7,32 +7,12 @@ import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { report, verdict } from "./lib.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const cli = join(root, "dist", "cli.js");
 const LEARNERS = 60;
 const SECONDS = 10;
-const results = [];
-
-function report(name, value, unit, baseline, limit, better = "lower") {
-  const ratio = baseline > 0 ? value / baseline : undefined;
-  const measured = ratio ?? value;
-  const ok =
-    limit === undefined ? undefined : better === "lower" ? measured <= limit : measured >= limit;
-  results.push({ name, value, unit, baseline, ratio, limit, ok });
-  const parts = [`${name}: ${value.toFixed(1)} ${unit}`];
-  if (ratio !== undefined)
-    parts.push(`baseline ${baseline.toFixed(1)} ${unit}`, `ratio ${ratio.toFixed(2)}x`);
-  if (limit !== undefined) {
-    const sign = better === "lower" ? "<=" : ">=";
-    parts.push(
-      `budget ${sign} ${limit}${ratio !== undefined ? "x" : ` ${unit}`}`,
-      ok ? "OK" : "OVER",
-    );
-  }
-  console.log(parts.join("  |  "));
-}
-
 function percentile(values, p) {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
@@ -256,6 +236,4 @@ try {
   rmSync(home, { recursive: true, force: true });
 }
 
-const over = results.filter((r) => r.ok === false);
-console.log(over.length ? `\n${over.length} over budget` : "\nall budgets met");
-process.exitCode = over.length ? 1 : 0;
+verdict();

@@ -7,10 +7,11 @@
 import { execFileSync, fork, spawn, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
-import { connect, createServer } from "node:net";
+import { connect } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { freePort, median, report, verdict } from "./lib.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const preforkSandbox = join(root, "dist", "sandboxes", "prefork.js");
@@ -24,41 +25,6 @@ for (const file of [preforkSandbox, proxySandbox]) {
     console.error(`${file} is missing: run node scripts/build.mjs first`);
     process.exit(1);
   }
-}
-
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-
-function report(name, value, unit, baseline, limit, better = "lower") {
-  const ratio = baseline > 0 ? value / baseline : undefined;
-  const measured = ratio ?? value;
-  const ok =
-    limit === undefined ? undefined : better === "lower" ? measured <= limit : measured >= limit;
-  const parts = [`${name}: ${value.toFixed(1)} ${unit}`];
-  if (ratio !== undefined)
-    parts.push(`baseline ${baseline.toFixed(1)} ${unit}`, `ratio ${ratio.toFixed(2)}x`);
-  if (limit !== undefined) {
-    const sign = better === "lower" ? "<=" : ">=";
-    parts.push(
-      `budget ${sign} ${limit}${ratio !== undefined ? "x" : ` ${unit}`}`,
-      ok ? "OK" : "OVER",
-    );
-  }
-  console.log(parts.join("  |  "));
-  if (ok === false) process.exitCode = 1;
-}
-
-function freePort() {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function get(port, path = "/") {
@@ -319,3 +285,5 @@ if (wanted("slow-client")) {
     "workers",
   );
 }
+
+verdict();

@@ -1,44 +1,17 @@
 import { execFileSync, fork, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import pty from "node-pty";
+import { freePort, median, report, results } from "./lib.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const cli = join(root, "dist", "cli.js");
 const staticSandbox = join(root, "dist", "sandboxes", "static.js");
 const preforkSandbox = join(root, "dist", "sandboxes", "prefork.js");
 const only = process.argv.slice(2);
-const results = [];
-
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-
-function report(name, value, unit, baseline, limit, better = "lower") {
-  const ratio = baseline > 0 ? value / baseline : undefined;
-  const measured = ratio ?? value;
-  const ok =
-    limit === undefined ? undefined : better === "lower" ? measured <= limit : measured >= limit;
-  results.push({ name, value, unit, baseline, ratio, limit, ok });
-  const parts = [`${name}: ${value.toFixed(1)} ${unit}`];
-  if (ratio !== undefined)
-    parts.push(`baseline ${baseline.toFixed(1)} ${unit}`, `ratio ${ratio.toFixed(2)}x`);
-  if (limit !== undefined) {
-    const sign = better === "lower" ? "<=" : ">=";
-    parts.push(
-      `budget ${sign} ${limit}${ratio !== undefined ? "x" : ` ${unit}`}`,
-      ok ? "OK" : "OVER",
-    );
-  }
-  console.log(parts.join("  |  "));
-}
-
 function timeRun(args, env = {}) {
   const start = process.hrtime.bigint();
   const r = spawnSync(process.execPath, args, { env: { ...process.env, ...env }, stdio: "ignore" });
@@ -52,16 +25,6 @@ function interleaved(runs, fns) {
     for (const [j, fn] of fns.entries()) samples[j].push(fn());
   }
   return samples.map(median);
-}
-
-function freePort() {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function get(port, path = "/") {

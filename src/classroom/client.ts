@@ -1,16 +1,8 @@
-import {
-  closeSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeSync,
-} from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { request as httpRequest, type IncomingHttpHeaders } from "node:http";
 import { request as httpsRequest } from "node:https";
 import * as z from "zod/mini";
+import { writeFileAtomic } from "../atomic-write.js";
 import type { ProgressChange, ProgressStore } from "../progress/store.js";
 import { hasMembership, membershipPath } from "./membership.js";
 import {
@@ -66,22 +58,7 @@ export function readMembership(home: string): Membership | undefined {
 }
 
 export function writeMembership(home: string, m: Membership): void {
-  const path = membershipPath(home);
-  const tmp = `${path}.tmp-${process.pid}`;
-  try {
-    mkdirSync(home, { recursive: true });
-    const fd = openSync(tmp, "w", 0o600);
-    try {
-      writeSync(fd, `${JSON.stringify(m, null, 1)}\n`);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
-  } catch (error) {
-    rmSync(tmp, { force: true });
-    throw error;
-  }
+  writeFileAtomic(membershipPath(home), `${JSON.stringify(m, null, 1)}\n`, 0o600);
 }
 
 export function leaveRoom(home: string): Membership | undefined {

@@ -1,15 +1,7 @@
-import {
-  closeSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeSync,
-} from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { open, rename, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { writeFileAtomic } from "../atomic-write.js";
 import { progressHome } from "../progress/location.js";
 import { newJoinCode, newSecret } from "./protocol.js";
 import { type CourseOutline, ROOM_VERSION, type RoomData, roomSchema } from "./room.js";
@@ -66,21 +58,7 @@ function serialize(room: RoomData): string {
 
 /** Writes the room at once: temporary file, fsync, rename. Only the owner may read it. */
 export function writeRoomSync(path: string, room: RoomData): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}`;
-  try {
-    const fd = openSync(tmp, "w", 0o600);
-    try {
-      writeSync(fd, serialize(room));
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
-  } catch (error) {
-    rmSync(tmp, { force: true });
-    throw error;
-  }
+  writeFileAtomic(path, serialize(room), 0o600);
 }
 
 /**

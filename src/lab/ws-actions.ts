@@ -1,6 +1,7 @@
 import type { ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import http from "node:http";
+import type { LoadProgress, LoadResult } from "../../sandboxes/async/load.js";
 import type { Experiment } from "../course/schema.js";
 import { sandboxEntry } from "../paths.js";
 import { acceptFor, handshakeSteps } from "./handshake.js";
@@ -122,31 +123,6 @@ export async function websocketAction(
 }
 
 // ---- many connections, from a process of their own ------------------------------------------
-
-interface LoadProgress {
-  type: "progress";
-  phase: "open" | "broadcast" | "close";
-  done: number;
-  total: number;
-  failed: number;
-}
-
-interface LoadResult {
-  type: "done";
-  total: number;
-  opened: number;
-  failed: number;
-  firstError?: string;
-  openMs: number;
-  rssBefore: number;
-  rssAfter: number;
-  serverWebsockets: number;
-  serverRefused: number;
-  broadcastMs?: number;
-  broadcastReceived?: number;
-  leftOpen: number;
-  closeMs: number;
-}
 
 type LoadMessage = LoadProgress | LoadResult | { type: "error"; message: string };
 

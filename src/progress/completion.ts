@@ -1,5 +1,5 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
+import { writeFileAtomic } from "../atomic-write.js";
 import { safeText } from "../course/control.js";
 import { formatScore } from "../course/quiz.js";
 import type { LoadedCourse } from "../course/schema.js";
@@ -226,20 +226,6 @@ export function defaultSummaryPath(progress: Pick<ProgressStore, "home">): strin
 /** Writes the summary atomically (a temporary file renamed over the old one); returns the full path. */
 export function writeCompletionSummary(markdown: string, file: string): string {
   const path = resolve(file);
-  const tmp = `${path}.tmp-${process.pid}`;
-  mkdirSync(dirname(path), { recursive: true });
-  try {
-    const fd = openSync(tmp, "w");
-    try {
-      writeSync(fd, markdown);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
-  } catch (error) {
-    rmSync(tmp, { force: true });
-    throw error;
-  }
+  writeFileAtomic(path, markdown);
   return path;
 }

@@ -1,16 +1,7 @@
-import {
-  closeSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeSync,
-} from "node:fs";
+import { readFileSync, renameSync, statSync } from "node:fs";
 import { join } from "node:path";
 import * as z from "zod/mini";
+import { writeFileAtomic } from "../atomic-write.js";
 import type { Lesson } from "../course/schema.js";
 import { PROGRESS_FILE, type ProgressLocationOptions, progressHome } from "./location.js";
 import {
@@ -408,25 +399,11 @@ export class ProgressStore {
 
   #save(): void {
     if (this.#readOnly) return;
-    const tmp = `${this.path}.tmp-${process.pid}`;
     try {
-      mkdirSync(this.home, { recursive: true });
-      const fd = openSync(tmp, "w");
-      try {
-        writeSync(fd, `${JSON.stringify(this.#data, null, 2)}\n`);
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-      renameSync(tmp, this.path);
+      writeFileAtomic(this.path, `${JSON.stringify(this.#data, null, 2)}\n`);
       this.#seen = stampOf(this.path);
       this.#saveFailing = false;
     } catch (error) {
-      try {
-        rmSync(tmp, { force: true });
-      } catch {
-        // The temporary file may not exist or the directory may be unwritable; nothing to undo.
-      }
       if (!this.#saveFailing) {
         this.#saveFailing = true;
         this.notice = `Your progress could not be saved in ${this.home} (${errorCode(error)}); it is kept in memory until you quit.`;
