@@ -1,5 +1,4 @@
 import { writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import {
@@ -11,7 +10,7 @@ import {
   refuses,
   startDev,
 } from "./dev-reload-helpers.js";
-import { get, isAlive, raw, sleep } from "./helpers.js";
+import { get, isAlive, portFreeWithin, raw, sleep } from "./helpers.js";
 
 afterAll(() => cleanUp());
 
@@ -38,31 +37,11 @@ async function gone(pid: number, ms: number): Promise<boolean> {
   return !isAlive(pid);
 }
 
-/** The port can be bound again within `ms`: nothing holds it any more. */
-async function portFree(port: number, ms = 2000): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (!(await bindsOnce(port))) {
-    if (Date.now() > deadline) return false;
-    await sleep(50);
-  }
-  return true;
-}
-
-function bindsOnce(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once("error", () => resolve(false));
-    server.listen({ port, host: "127.0.0.1", exclusive: true }, () =>
-      server.close(() => resolve(true)),
-    );
-  });
-}
-
 async function expectAllGone(s: DevServer, children: number[]): Promise<void> {
   expect(await gone(s.child.pid ?? 0, 2000)).toBe(true);
   for (const child of children) expect(await gone(child, 2000), `child ${child}`).toBe(true);
   expect(await refuses(s.port)).toBe(true);
-  expect(await portFree(s.port)).toBe(true);
+  expect(await portFreeWithin(s.port)).toBe(true);
 }
 
 describe("dev-reload lifecycle: no process or port left behind", () => {
@@ -123,7 +102,7 @@ describe("dev-reload lifecycle: no process or port left behind", () => {
     s.kill("SIGKILL");
     await s.exited;
     for (const pid of child) expect(await gone(pid, 1500), `child ${pid}`).toBe(true);
-    expect(await portFree(s.port)).toBe(true);
+    expect(await portFreeWithin(s.port)).toBe(true);
   });
 
   it("a child stuck in an endless loop is killed: on shutdown, and when the parent is killed", async () => {
@@ -144,7 +123,7 @@ describe("dev-reload lifecycle: no process or port left behind", () => {
     b.kill("SIGKILL");
     await b.exited;
     for (const pid of childB) expect(await gone(pid, 2000), `child ${pid}`).toBe(true);
-    expect(await portFree(b.port)).toBe(true);
+    expect(await portFreeWithin(b.port)).toBe(true);
   });
 
   it("an endless loop at import: the reloader replaces the stuck child on the next save", async () => {

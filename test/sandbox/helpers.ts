@@ -1,6 +1,6 @@
 import { type ChildProcess, fork, spawn } from "node:child_process";
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { connect } from "node:net";
+import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -205,5 +205,24 @@ export function isAlive(pid: number): boolean {
     return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
   } catch {
     return true;
+  }
+}
+
+/**
+ * Whether the port can be bound again within `ms`: nothing holds it any more. The kernel lets go
+ * of a dead process's sockets a moment after the process is gone, so this asks more than once.
+ */
+export async function portFreeWithin(port: number, ms = 2000): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const free = await new Promise<boolean>((resolve) => {
+      const server = createServer();
+      server.once("error", () => resolve(false));
+      server.listen({ port, host: "127.0.0.1", exclusive: true }, () =>
+        server.close(() => resolve(true)),
+      );
+    });
+    if (free || Date.now() > deadline) return free;
+    await sleep(50);
   }
 }

@@ -1,10 +1,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { connect, createServer } from "node:net";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { WorkerEvent } from "../../sandboxes/shared/protocol.js";
-import { get, header, type Parsed, parse, raw, sleep } from "./helpers.js";
+import { get, header, type Parsed, parse, portFreeWithin, raw, sleep } from "./helpers.js";
 import { alive, type Prefork, pidOf, removePreforkEntry, startPrefork } from "./prefork-helpers.js";
 
 const started: Prefork[] = [];
@@ -20,14 +20,6 @@ afterAll(async () => {
 });
 
 const lineCount = (text: string, needle: string) => text.split(needle).length - 1;
-
-function portIsFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.once("error", () => resolve(false));
-    s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
-  });
-}
 
 async function allGone(pids: number[], ms = 1500): Promise<boolean> {
   const deadline = Date.now() + ms;
@@ -341,7 +333,7 @@ describe("prefork sandbox, gunicorn flavour: serving", () => {
     expect(p.stderr()).toContain("[INFO] Handling signal: int");
     expect(p.stderr()).toMatch(/\[INFO\] Shutting down: Master\n$/);
     expect(await allGone(workers)).toBe(true);
-    expect(await portIsFree(p.port)).toBe(true);
+    expect(await portFreeWithin(p.port)).toBe(true);
   });
 });
 
@@ -586,7 +578,7 @@ describe("prefork sandbox: no process left behind", () => {
     p.child.kill("SIGKILL");
     await p.exited;
     expect(await allGone(workers, 1200)).toBe(true);
-    expect(await portIsFree(p.port)).toBe(true);
+    expect(await portFreeWithin(p.port)).toBe(true);
   });
 
   it("IPC stop and IPC disconnect end master and workers", async () => {
@@ -604,7 +596,7 @@ describe("prefork sandbox: no process left behind", () => {
     await b.exited;
     expect(Date.now() - t0).toBeLessThan(1000);
     expect(await allGone([b.pid, ...bWorkers])).toBe(true);
-    expect(await portIsFree(b.port)).toBe(true);
+    expect(await portFreeWithin(b.port)).toBe(true);
   });
 
   it("usage errors exit 2 in one line; --help lists every option", async () => {
