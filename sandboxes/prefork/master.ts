@@ -36,7 +36,15 @@ interface Worker {
   booted: boolean;
   /** Why the master (or the worker) decided it goes away. */
   reason?: WorkerExitReason;
-  busy?: { id: number; method: string; target: string; startedAt: number; remote: string };
+  busy?: {
+    id: number;
+    method: string;
+    target: string;
+    startedAt: number;
+    remote: string;
+    /** Still waiting for the request to arrive whole. */
+    reading?: boolean;
+  };
   /** Part of the generation a HUP replaced. */
   old?: boolean;
   exited: Promise<void>;
@@ -342,15 +350,33 @@ export class Master {
       case "boot-failed":
         w.reason = "boot-failed";
         break;
-      case "busy":
+      case "reading":
         w.busy = {
           id: ++this.nextRequestId,
+          method: "",
+          target: "(reading the request)",
+          startedAt: m.startedAt,
+          remote: m.remote,
+          reading: true,
+        };
+        this.emitWorker(w, "busy");
+        break;
+      case "busy":
+        // After "reading" it is the same request, from when the worker started waiting for it.
+        w.busy = {
+          id: w.busy?.reading ? w.busy.id : ++this.nextRequestId,
           method: m.method,
           target: m.target,
-          startedAt: m.startedAt,
+          startedAt: w.busy?.reading ? w.busy.startedAt : m.startedAt,
           remote: m.remote,
         };
         this.emitWorker(w, "busy");
+        break;
+      case "idle":
+        if (w.busy) {
+          w.busy = undefined;
+          if (w.state === "busy") this.emitWorker(w, "idle");
+        }
         break;
       case "done": {
         if (!w.busy) {

@@ -8,6 +8,10 @@ export type WorkerMessage =
   | { t: "boot-failed" }
   /** Sent only when the request blocks or waits: one answered at once goes straight to "done". */
   | { t: "busy"; id: number; method: string; target: string; startedAt: number; remote: string }
+  /** A connection whose request has not all arrived yet: the sync worker waits for it. */
+  | { t: "reading"; startedAt: number; remote: string }
+  /** The connection read with "reading" went away without a request to answer. */
+  | { t: "idle" }
   | { t: "done"; served: number; request: DoneRequest }
   | { t: "exiting"; reason: "max-requests" | "shutdown" | "reload" | "ttou" }
   /** Messages that could wait a few milliseconds, sent together (one write under load). */

@@ -310,15 +310,24 @@ const chunk = Buffer.allocUnsafe(65536);
  * Reads one request as a sync worker's recv() does: the worker does nothing else meanwhile.
  * Undefined when the client goes away or has not sent a whole request within READ_TIMEOUT_MS.
  */
-function readRequest(fd: number, gunicorn: boolean): Reading | undefined {
+function readRequest(fd: number, gunicorn: boolean, onWait: () => void): Reading | undefined {
   let buffered = Buffer.alloc(0);
   const patience = new Patience(READ_TIMEOUT_MS);
+  let waited = false;
+  const began = performance.now();
   for (;;) {
     let n: number;
     try {
       n = readSync(fd, chunk, 0, chunk.length, null);
     } catch (err) {
-      if (code(err) === "EAGAIN" && patience.wait()) continue;
+      if (code(err) !== "EAGAIN") return undefined;
+      // A request still on its way (part of it here, or nothing after a moment): the worker is
+      // taken from here on.
+      if (!waited && (buffered.length > 0 || performance.now() - began > 50)) {
+        waited = true;
+        onWait();
+      }
+      if (patience.wait()) continue;
       return undefined;
     }
     if (n === 0) return undefined;
@@ -439,7 +448,12 @@ export function runWorker(settings: WorkerSettings): void {
       orphanChecked = performance.now();
     }
     const fd = client.fd;
-    const reading = readRequest(fd, gunicorn);
+    let waiting = false;
+    const reading = readRequest(fd, gunicorn, () => {
+      waiting = true;
+      send({ t: "reading", startedAt: Date.now(), remote: handlePeer(client).address });
+    });
+    if (waiting && (!reading || "status" in reading)) send({ t: "idle" });
     if (reading) {
       // uWSGI's router closes a request it cannot parse without an answer.
       const answered =

@@ -146,7 +146,9 @@ export function describeMembership(m: Membership): string {
     case "refused":
       return `Classroom: ${who}: ${m.status.message ?? "the host refused to let you join"}. Join again with the right --code, or stop with: learn-webservers classroom leave`;
     case "offline":
-      return `Classroom: ${who}: the host cannot be reached (${m.status.message ?? "no answer"}, since ${clock(m.status.at)}); ${events}, sent when it is back.`;
+      return m.status.message?.startsWith("the host ")
+        ? `Classroom: ${who}: ${m.status.message} (since ${clock(m.status.at)}); ${events}, sent as soon as it takes them.`
+        : `Classroom: ${who}: the host cannot be reached (${m.status.message ?? "no answer"}, since ${clock(m.status.at)}); ${events}, sent when it is back.`;
     case "joining":
       return `Classroom: ${who}: not joined yet${waiting ? `; ${events}` : ""}; it joins when you next open the course.`;
     case "connected":
@@ -531,7 +533,13 @@ export class JoinClient {
       });
       return false;
     }
-    this.#offline(reply.status === 429 ? "the host asked to slow down" : replyError(reply));
+    this.#offline(
+      reply.status === 429
+        ? "the host asked to slow down"
+        : reply.status === 503
+          ? `the host is busy: ${replyError(reply)}`
+          : replyError(reply),
+    );
     return false;
   }
 }

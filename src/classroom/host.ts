@@ -125,6 +125,8 @@ export class ClassroomHost {
   readonly #learnerBuckets = new Buckets(20, 5);
   readonly #joinBucket: Bucket;
   readonly #failures = new Buckets(20, 0.5);
+  /** Joins per address: a room behind one router still gets in, a loop of joins does not. */
+  readonly #joinsByAddress = new Buckets(20, 0.5);
   readonly #streams = new Set<ServerResponse>();
   #broadcastTimer: NodeJS.Timeout | undefined;
   #lastBroadcast = 0;
@@ -192,10 +194,14 @@ export class ClassroomHost {
     this.#scheduleBroadcast();
   }
 
-  /** Dashboards get the room at most every 100 ms, and at once after a quiet spell. */
+  /**
+   * Dashboards get the room at most every 100 ms plus 2 ms per learner (a quarter of a second for
+   * 60), and at once after a quiet spell: a big room is sent less often, never in a flood.
+   */
   #scheduleBroadcast(): void {
     if (this.#broadcastTimer || this.#streams.size === 0) return;
-    const wait = Math.max(0, this.#lastBroadcast + 100 - this.#now());
+    const every = 100 + 2 * this.room.learners.length;
+    const wait = Math.max(0, this.#lastBroadcast + every - this.#now());
     this.#broadcastTimer = setTimeout(() => {
       this.#broadcastTimer = undefined;
       this.#lastBroadcast = this.#now();
@@ -235,8 +241,11 @@ export class ClassroomHost {
   }
 
   #instructor(req: IncomingMessage, url: URL): void {
-    this.#checkFailures(req);
     const given = bearer(req) ?? url.searchParams.get("key") ?? undefined;
+    // The key is long and random: the right one always gets in, even from an address that
+    // others' wrong guesses have locked out.
+    if (given && sameSecret(given, this.room.key)) return;
+    this.#checkFailures(req);
     if (!given) {
       throw new HttpError(
         401,
@@ -315,6 +324,13 @@ export class ClassroomHost {
 
   async #join(req: IncomingMessage, res: ServerResponse): Promise<void> {
     this.#checkFailures(req);
+    // Per address first, so that one machine joining in a loop cannot use up the room's budget.
+    const mine = this.#joinsByAddress.take(this.#clientId(req), this.#now());
+    if (mine > 0) {
+      throw new HttpError(429, "too many joins from this machine just now; try again shortly", {
+        "Retry-After": String(mine),
+      });
+    }
     const wait = this.#joinBucket.take(this.#now());
     if (wait > 0) {
       throw new HttpError(429, "too many joins just now; try again shortly", {

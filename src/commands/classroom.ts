@@ -42,8 +42,14 @@ export function reachableHosts(bound: string): string[] {
   return found.length > 0 ? found : ["127.0.0.1"];
 }
 
-function joinCommand(url: string, code: string): string {
-  return `${PROGRAM} --join ${url} --code ${code} --name "Your name"`;
+/** The command to put on the projector; with a pack of the instructor's own, its folder too. */
+function joinCommand(url: string, code: string, lessons?: string): string {
+  const pack = lessons === undefined ? "" : ` --lessons ${shellWord(lessons)}`;
+  return `${PROGRAM}${pack} --join ${url} --code ${code} --name "Your name"`;
+}
+
+function shellWord(text: string): string {
+  return /^[\w./:@%+-]+$/.test(text) ? text : `"${text.replace(/(["\\$`])/g, "\\$1")}"`;
 }
 
 function clock(): string {
@@ -144,7 +150,7 @@ export async function hostCommand(opts: HostCommandOptions): Promise<void> {
   const shareUrl = urls[0] as string;
   const localUrl = `http://${isLoopback(bind) ? urlHost(bind) : "127.0.0.1"}:${address.port}`;
   const instructorUrl = `${localUrl}/#key=${room.key}`;
-  const joinCmd = joinCommand(shareUrl, room.code);
+  const joinCmd = joinCommand(shareUrl, room.code, opts.lessons);
   host.setJoinCommand(joinCmd);
 
   if (opts.json) {
@@ -168,7 +174,7 @@ export async function hostCommand(opts: HostCommandOptions): Promise<void> {
       `Room kept in ${dataPath}${n > 0 ? ` (${n} ${n === 1 ? "learner" : "learners"} so far)` : ""}`,
       "",
       "Learners join with (put this on the projector):",
-      ...urls.map((u) => `  ${joinCommand(u, room.code)}`),
+      ...urls.map((u) => `  ${joinCommand(u, room.code, opts.lessons)}`),
       `Join code: ${room.code}`,
       "",
       "Your dashboard (keep this link to yourself: it holds the instructor key):",

@@ -23,15 +23,16 @@ export function acceptFor(key: string): HandshakeMath {
  * key to the Sec-WebSocket-Accept the server must send, and whether the one it sent matches.
  */
 export function handshakeSteps(math: HandshakeMath, serverAccept?: string): string[] {
+  const step = (label: string, value: string) => `${label.padEnd(24)}${value}`;
   const steps = [
-    `1 Sec-WebSocket-Key     ${math.key}   (16 random bytes, base64)`,
-    `2 append the GUID       ${math.guid}`,
-    `3 SHA-1 of key+GUID     ${math.sha1Hex}`,
-    `4 base64 of the SHA-1   ${math.accept}`,
+    step("1 Sec-WebSocket-Key", `${math.key}   (16 random bytes, base64)`),
+    step("2 append the GUID", math.guid),
+    step("3 SHA-1 of key+GUID", math.sha1Hex),
+    step("4 base64 of the SHA-1", math.accept),
   ];
   if (serverAccept !== undefined) {
     const verdict = serverAccept === math.accept ? "matches step 4" : "does NOT match step 4";
-    steps.push(`5 Sec-WebSocket-Accept ${serverAccept}   ${verdict}`);
+    steps.push(step("5 Sec-WebSocket-Accept", `${serverAccept}   ${verdict}`));
   }
   return steps;
 }

@@ -56,6 +56,10 @@ export class ProxyModel {
   }
 }
 
+function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
 function ms(n: number | undefined): string {
   if (n === undefined) return "?";
   if (n >= 1000) return `${(n / 1000).toFixed(2)} s`;
@@ -95,19 +99,31 @@ export function pathLine(p: ProxyEvent): string {
 }
 
 /** "2 clients (1 sending) · :41234 up, 1 busy, 12 requests · cache 3 hits, 2 misses". */
-export function upstreamsLine(view: ProxyView): string {
+export function upstreamsLine(view: ProxyView, now?: number): string {
   const u = view.upstreams;
   if (!u) return "no request yet";
   const parts = [
     `${u.clients.open} client${u.clients.open === 1 ? "" : "s"}${u.clients.reading > 0 ? ` (${u.clients.reading} still sending)` : ""}`,
   ];
   for (const up of u.upstreams) {
+    const left =
+      up.downUntil !== undefined ? Math.ceil((up.downUntil - (now ?? u.at)) / 1000) : undefined;
+    // Past fail_timeout the proxy tries it again with the next request it sends there.
     const state =
-      up.state === "down"
-        ? `DOWN${up.downUntil !== undefined ? ` for ${Math.max(0, Math.ceil((up.downUntil - u.at) / 1000))} s` : ""}`
-        : "up";
+      up.state !== "down"
+        ? "up"
+        : left === undefined
+          ? "DOWN"
+          : left > 0
+            ? `DOWN for ${left} s`
+            : "up again to try";
     parts.push(`${shortUpstream(up.upstream)} ${state}, ${up.active} busy, ${up.requests} req`);
   }
-  if (u.cache) parts.push(`cache ${u.cache.hits} hits, ${u.cache.misses} misses`);
+  if (u.cache) {
+    const { hits, misses, expired } = u.cache;
+    parts.push(
+      `cache ${plural(hits, "hit")}, ${plural(misses, "miss", "misses")}${expired > 0 ? `, ${expired} expired` : ""}`,
+    );
+  }
   return parts.join(" · ");
 }

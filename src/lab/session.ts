@@ -16,6 +16,7 @@ import type { Experiment, Mission } from "../course/schema.js";
 import { sandboxAssets } from "../paths.js";
 import { withAddress } from "./address.js";
 import { type ExperimentContext, runExperiment, toExperimentEvent } from "./experiments.js";
+import { stopLoads } from "./loads.js";
 import { LoopModel, type LoopView } from "./loop.js";
 import { MissionTracker } from "./missions.js";
 import { optionFlags } from "./options.js";
@@ -457,6 +458,7 @@ export class LabSession implements LabSessionApi {
   /** Stops the sandbox, and any start or restart in flight; resolves once none runs. */
   async stop(): Promise<void> {
     this.#stopRequested = true;
+    stopLoads();
     for (const waiting of this.#queue.splice(0)) waiting.resolve(undefined);
     await this.#stopSandbox();
     await this.#starting?.catch(() => {});

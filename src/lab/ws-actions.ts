@@ -1,10 +1,10 @@
-import type { ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import http from "node:http";
 import type { LoadProgress, LoadResult } from "../../sandboxes/async/load.js";
 import type { Experiment } from "../course/schema.js";
 import { sandboxEntry } from "../paths.js";
 import { acceptFor, handshakeSteps } from "./handshake.js";
+import { trackLoad } from "./loads.js";
 import { forkWithOpenFiles } from "./nofile.js";
 import type { ExperimentProgress, ExperimentResult } from "./types.js";
 import { type Frame, hex, OPCODES, RawWebSocket } from "./ws-client.js";
@@ -127,12 +127,6 @@ export async function websocketAction(
 type LoadMessage = LoadProgress | LoadResult | { type: "error"; message: string };
 
 const LOAD_TIMEOUT_MS = 120_000;
-const live = new Set<ChildProcess>();
-
-/** Load processes still running (the lab's exit path ends them with everything else). */
-export function stopLoads(): void {
-  for (const child of live) child.kill("SIGKILL");
-}
 
 function kb(bytes: number): string {
   return `${(bytes / 1024).toFixed(1)} KB`;
@@ -180,7 +174,7 @@ export async function wsLoadAction(
     ...(action.broadcast ? ["--broadcast"] : []),
   ];
   const child = forkWithOpenFiles(entry, args, { stdio: ["ignore", "ignore", "pipe", "ipc"] });
-  live.add(child);
+  trackLoad(child);
   let stderr = "";
   child.stderr?.on("data", (c: Buffer) => {
     stderr = (stderr + c.toString("utf8")).slice(-2000);
@@ -214,14 +208,18 @@ export async function wsLoadAction(
       });
     });
   });
-  live.delete(child);
   if (child.exitCode === null) child.kill("SIGKILL");
   if (outcome.type === "error") {
+    const refused = await refusedByServer(target);
+    const why =
+      refused > 0
+        ? ` The server could not accept ${count(refused)} connections: it hit its open-file limit. Its log has one line saying so, with the ulimit -n to run before you open the lab again.`
+        : " Look at the server's log, then retry.";
     return {
       experimentId: id,
       ok: false,
-      summary: `The load stopped: ${outcome.message}. Look at the server's log, then retry.`,
-      values: {},
+      summary: `The load stopped: ${outcome.message}.${why}`,
+      values: refused > 0 ? { refused } : {},
     };
   }
   const r = outcome;
@@ -258,6 +256,38 @@ export async function wsLoadAction(
     summary += ` ${count(r.failed)} could not open (${r.firstError ?? "refused"})${r.serverRefused > 0 ? `: the server hit its open-file limit and says how to raise it in its log` : ""}.`;
   }
   return { experimentId: id, ok: r.opened > 0, summary, values };
+}
+
+/** Connections the server refused at its open-file limit, from its /stats (0 if unknown). */
+function refusedByServer(target: WsTarget): Promise<number> {
+  return new Promise((resolve) => {
+    const req = http.get(
+      {
+        host: target.host,
+        port: target.port,
+        path: "/stats",
+        agent: false,
+        headers: { "User-Agent": target.userAgent },
+        timeout: 3_000,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => {
+          try {
+            const stats = JSON.parse(Buffer.concat(chunks).toString("utf8")) as {
+              connections?: { refused?: number };
+            };
+            resolve(Number(stats.connections?.refused ?? 0) || 0);
+          } catch {
+            resolve(0);
+          }
+        });
+      },
+    );
+    req.on("timeout", () => req.destroy());
+    req.on("error", () => resolve(0));
+  });
 }
 
 // ---- long polling and WebSockets, side by side ------------------------------------------------

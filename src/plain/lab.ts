@@ -94,6 +94,9 @@ export function loopLines(snap: LabSessionSnapshot): string[] {
   return out;
 }
 
+/** Server log lines printed during one experiment, at most. */
+const LOG_LINES_PER_RUN = 20;
+
 function secondsText(ms: number | undefined): string {
   return ms === undefined ? "?" : `${(ms / 1000).toFixed(2)} s`;
 }
@@ -172,12 +175,26 @@ export async function runLab(ctx: PlainContext, lesson: Lesson): Promise<void> {
   let lastSeq = session.snapshot().logs.at(-1)?.seq ?? 0;
   let shownState = session.snapshot().state;
   let shownQuarter = -1;
+  // During one experiment at most LOG_LINES_PER_RUN server lines are printed (10,000
+  // connections log 10,000 lines); the rest are counted and said once it is over.
+  let shownInRun = 0;
+  let heldBack = 0;
   const unsubscribe = session.subscribe((snap) => {
     const lines: string[] = [];
     for (const line of snap.logs) {
-      if (line.seq > lastSeq) lines.push(logLine(line));
+      if (line.seq <= lastSeq) continue;
+      if (snap.running && line.stream !== "lab" && shownInRun >= LOG_LINES_PER_RUN) heldBack++;
+      else {
+        lines.push(logLine(line));
+        if (snap.running) shownInRun++;
+      }
     }
     lastSeq = snap.logs.at(-1)?.seq ?? lastSeq;
+    if (!snap.running) {
+      if (heldBack > 0) lines.push(`  (${heldBack} more log lines, like the ones above)`);
+      heldBack = 0;
+      shownInRun = 0;
+    }
     const p = snap.running?.progress;
     if (p && p.total > 0) {
       const quarter = Math.floor((4 * p.done) / p.total);

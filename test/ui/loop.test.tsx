@@ -5,6 +5,7 @@ import { acceptFor } from "../../src/lab/handshake.js";
 import { BLOCKED_MS, handshakeLines, LoopModel, REQUEST_LANES } from "../../src/lab/loop.js";
 import {
   bar,
+  blockedFor,
   connectionsFraction,
   delayFraction,
   LoopPanel,
@@ -203,5 +204,24 @@ describe("the loop panel", () => {
         expect(frame).not.toMatch(/^ *#\d /m);
       }
     }
+  });
+
+  test("while the server is silent its loop is shown blocked, as a bar still running", () => {
+    const { m } = model();
+    m.push(loop(T0, 0.5));
+    const view = m.view();
+    expect(blockedFor(view, T0 + 500)).toBe(0);
+    expect(blockedFor(view, T0 + 2_000)).toBe(2_000);
+    const frame = frameOf(
+      createElement(LoopPanel, { view, now: T0 + 2_000, width: 80, height: 6 }),
+      80,
+    );
+    expect(frame).toMatch(/^Loop delay +█+░* BLOCKED for 2\.0 s: the loop has not run since/m);
+    expect(frame).toMatch(/^ *loop [ ·]*░+$/m);
+    const stopped = frameOf(
+      createElement(LoopPanel, { view, now: T0 + 2_000, width: 80, height: 6, live: false }),
+      80,
+    );
+    expect(stopped).not.toContain("BLOCKED");
   });
 });

@@ -103,5 +103,7 @@ describe("the proxy's request paths", () => {
     expect(upstreamsLine(view)).toBe(
       "2 clients (1 still sending) · :1 DOWN for 10 s, 0 busy, 3 req · :2 up, 1 busy, 5 req · cache 3 hits, 2 misses",
     );
+    expect(upstreamsLine(view, T0 + 4_000)).toContain(":1 DOWN for 6 s");
+    expect(upstreamsLine(view, T0 + 12_000)).toContain(":1 up again to try");
   });
 });

@@ -22,7 +22,8 @@ keepalive = 2  # used by non-sync workers only; nginx opens new connections
 max_requests = 1000
 max_requests_jitter = 50
 
-# Logs to stderr, which systemd's journal keeps; "-" is stdout.
+# "-" is stdout for the access log and stderr for the error log: both end up
+# in systemd's journal.
 accesslog = "-"
 errorlog = "-"
 

@@ -23,6 +23,20 @@ export function connectionsFraction(n: number, peak: number): number {
   return Math.min(1, Math.log10(1 + n) / Math.log10(1 + Math.max(CONNECTIONS_FULL, peak)));
 }
 
+/**
+ * The server reports its loop every 250 ms; when those reports stop while it listens, its loop
+ * is blocked: for how long so far (0 while it reports).
+ */
+export function blockedFor(view: LoopView, now: number): number {
+  const last = view.delay?.at;
+  if (last === undefined) return 0;
+  const silent = now - last;
+  return silent >= SILENT_MS ? silent : 0;
+}
+
+/** Three reports missed: not a slow tick any more. */
+const SILENT_MS = 750;
+
 /** "█████░░░░░" of `columns` cells. */
 export function bar(fraction: number, columns = GAUGE_COLUMNS): string {
   const filled = Math.round(Math.max(0, Math.min(1, fraction)) * columns);
@@ -59,14 +73,18 @@ export function LoopPanel({
   now,
   width,
   height,
+  live = true,
 }: {
   view: LoopView;
   now: number;
   width: number;
   height: number;
+  /** The server is listening, so a silence means its loop is stuck, not that it stopped. */
+  live?: boolean;
 }) {
   const theme = useTheme();
   if (height <= 0) return null;
+  const silentMs = live ? blockedFor(view, now) : 0;
   const label = (text: string) => text.padEnd(12);
   const gaugeWidth = width >= 70 ? GAUGE_COLUMNS : Math.max(6, Math.floor(width / 6));
   const c = view.connections;
@@ -75,16 +93,30 @@ export function LoopPanel({
     gaugeWidth,
   );
   const delay = view.delay;
-  const delayMs = delay?.maxMs ?? 0;
-  const delayLine = delay
-    ? `p99 ${delayText(delay.p99Ms)} · max ${delayText(delay.maxMs)}`
-    : "not measured yet";
+  const delayMs = silentMs > 0 ? silentMs : (delay?.maxMs ?? 0);
+  const delayLine =
+    silentMs > 0
+      ? `BLOCKED for ${delayText(silentMs)}: the loop has not run since`
+      : delay
+        ? `p99 ${delayText(delay.p99Ms)} · max ${delayText(delay.maxMs)}`
+        : "not measured yet";
   const sparkRoom = width - 12 - gaugeWidth - 2 - delayLine.length - 3;
   const spark = sparkRoom >= 8 ? sparkline(view.delays, Math.min(40, sparkRoom)) : "";
   const gauges = Math.min(2, height);
   const rest = height - gauges;
   const windowStart = now - timelineWindowMs(Math.max(1, width - 5));
-  const [loopLane, ...requestLanes] = view.lanes;
+  const [measuredLoop, ...requestLanes] = view.lanes;
+  // While it is blocked the server sends nothing: its silence is drawn as a block still running.
+  const loopLane =
+    measuredLoop && silentMs > 0 && view.delay
+      ? {
+          ...measuredLoop,
+          bars: [
+            ...measuredLoop.bars,
+            { target: "blocked", start: view.delay.at, outcome: "blocked" as const },
+          ],
+        }
+      : measuredLoop;
   const recent = requestLanes.filter((lane) => (lane.bars.at(-1)?.end ?? 0) >= windowStart);
   const lanes = loopLane ? [loopLane, ...recent] : recent;
   const timelineWanted = lanes.length + 1;

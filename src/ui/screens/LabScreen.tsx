@@ -65,6 +65,7 @@ function fastClock(snapshot: LabSessionSnapshot): boolean {
   return (
     (snapshot.workers?.stats.busy ?? 0) > 0 ||
     (snapshot.loop?.connections?.http ?? 0) > 0 ||
+    snapshot.loop?.delay !== undefined ||
     snapshot.running !== undefined ||
     restarting === "detecting" ||
     restarting === "restarting"

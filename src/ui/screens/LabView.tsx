@@ -818,6 +818,18 @@ function ReloadsPane({
   );
 }
 
+/** "Workers: 4242 busy with GET /slow for 1.2 s · 4243 idle", for a pane too short for the table. */
+function workersBrief(view: WorkersView, now: number): string {
+  const live = view.rows.filter((r) => r.state !== "exited");
+  if (live.length === 0) return "Workers: none running";
+  const parts = live.map((r) =>
+    r.current
+      ? `${r.pid} busy with ${r.current.method ? `${r.current.method} ` : ""}${r.current.target} for ${((now - r.current.startedAt) / 1000).toFixed(1)} s`
+      : `${r.pid} ${r.state}`,
+  );
+  return `Workers: ${parts.join(" · ")}`;
+}
+
 /**
  * The proxy: its clients and upstreams now, each recent request's path through it (the time the
  * client took to send it, where it went, the status), then the workers behind it when they fit.
@@ -839,21 +851,34 @@ function ProxyPane({
 }) {
   const theme = useTheme();
   const { routes } = view;
-  const right = `${routes.proxied} proxied · ${routes.static} static · ${routes.cache} cached · ${routes.error} errors`;
-  const workerLines =
-    workers && lines >= 10
-      ? Math.max(0, lines - 1 - Math.min(6, Math.max(1, view.paths.length)))
+  const right = `${routes.proxied} proxied · ${routes.static} static · ${routes.cache} cached · ${plural(routes.error, "error")}`;
+  // The workers (what a slow client ties up) before the paths, once there are 6 lines; in
+  // fewer, one line says which are busy and with what.
+  const tableLines =
+    workers && workers.rows.length > 0 && lines >= 6
+      ? Math.min(workers.rows.length + 1, lines - 2)
       : 0;
-  const pathRoom = Math.max(0, lines - 1 - workerLines);
-  const paths = view.paths.slice(-pathRoom);
+  const brief = workers && tableLines === 0 && lines >= 2 ? workersBrief(workers, now) : undefined;
+  const pathRoom = Math.max(0, lines - 1 - tableLines - (brief !== undefined ? 1 : 0));
+  const timelineLines =
+    workers && pathRoom > Math.max(6, view.paths.length) + 3
+      ? Math.min(workers.lanes.length + 2, pathRoom - Math.max(3, view.paths.length))
+      : 0;
+  const paths = view.paths.slice(-Math.max(0, pathRoom - timelineLines));
   return (
     <>
       <Rule title="Proxy" width={width} focused={focused} right={right} />
       <Box flexDirection="column" height={lines} overflow="hidden">
         {lines > 0 && (
           <Text color={theme.text.secondary} wrap="truncate-end">
-            {truncate(printable(upstreamsLine(view)), width)}
+            {truncate(printable(upstreamsLine(view, now)), width)}
           </Text>
+        )}
+        {tableLines > 0 && workers && (
+          <WorkerTable rows={workers.rows} now={now} width={width} height={tableLines} />
+        )}
+        {brief !== undefined && (
+          <Text wrap="truncate-end">{truncate(printable(brief), width)}</Text>
         )}
         {pathRoom > 0 && paths.length === 0 && (
           <Text color={theme.text.secondary}>
@@ -869,23 +894,8 @@ function ProxyPane({
             {truncate(printable(pathLine(p)), width)}
           </Text>
         ))}
-        {workerLines > 0 && workers && (
-          <Box flexDirection="column" height={workerLines} overflow="hidden">
-            <WorkerTable
-              rows={workers.rows}
-              now={now}
-              width={width}
-              height={Math.min(workerLines, workers.rows.length + 1)}
-            />
-            {workerLines > workers.rows.length + 2 && (
-              <Timeline
-                lanes={workers.lanes}
-                now={now}
-                width={width}
-                height={workerLines - workers.rows.length - 1}
-              />
-            )}
-          </Box>
+        {timelineLines > 0 && workers && (
+          <Timeline lanes={workers.lanes} now={now} width={width} height={timelineLines} />
         )}
       </Box>
     </>
@@ -899,12 +909,14 @@ function LoopPane({
   focused,
   width,
   now,
+  live,
 }: {
   view: LoopView;
   lines: number;
   focused: boolean;
   width: number;
   now: number;
+  live: boolean;
 }) {
   const last = view.lastMessage;
   const right =
@@ -915,7 +927,7 @@ function LoopPane({
     <>
       <Rule title="Event loop" width={width} focused={focused} right={right} />
       <Box flexDirection="column" height={lines} overflow="hidden">
-        <LoopPanel view={view} now={now} width={width} height={lines} />
+        <LoopPanel view={view} now={now} width={width} height={lines} live={live} />
       </Box>
     </>
   );
@@ -949,7 +961,14 @@ function LiveView({
   }
   if (snapshot.loop) {
     return (
-      <LoopPane view={snapshot.loop} lines={lines} focused={focused} width={width} now={now} />
+      <LoopPane
+        view={snapshot.loop}
+        lines={lines}
+        focused={focused}
+        width={width}
+        now={now}
+        live={snapshot.state === "listening"}
+      />
     );
   }
   if (snapshot.reloads) {
