@@ -735,7 +735,7 @@ async function burstAction(
     rps: pass.rps,
     ms: Math.round(pass.elapsed),
     seconds: Math.round(pass.elapsed / 10) / 100,
-    ...(ctx.watch ? { workers: pass.workers } : {}),
+    ...(ctx.workers ? { workers: pass.workers } : {}),
   };
   if (pass.errors === total) return { ...passFailed(id, pass, ctx), values };
   const summary = `${total} requests in ${seconds(pass.elapsed)} (${rpsText(pass.rps)} req/s), ${describePass(pass)}`;

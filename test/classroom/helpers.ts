@@ -105,7 +105,7 @@ export function call(
   port: number,
   method: string,
   path: string,
-  opts: { body?: unknown; headers?: Record<string, string> } = {},
+  opts: { body?: unknown; headers?: Record<string, string>; host?: string } = {},
 ): Promise<Reply> {
   const raw =
     opts.body === undefined
@@ -116,7 +116,7 @@ export function call(
   return new Promise((resolve, reject) => {
     const req = request(
       {
-        host: "127.0.0.1",
+        host: opts.host ?? "127.0.0.1",
         port,
         method,
         path,

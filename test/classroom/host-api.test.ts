@@ -1,4 +1,5 @@
 import { connect } from "node:net";
+import { networkInterfaces } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { assertBuilt, cliEnv, removeTemps, runCli, tempDir } from "../cli/helpers.js";
@@ -330,5 +331,43 @@ describe("--join on the command line", () => {
     const after = await runCli(["--lessons", PACK, "progress"], { env });
     expect(after.stdout).not.toContain("Classroom:");
     expect(after.stdout).toContain("share-a-folder  3/3");
+  });
+});
+
+/** An IPv4 address of this machine other than loopback, as a laptop in the room would have. */
+const lanAddress = Object.values(networkInterfaces())
+  .flat()
+  .find((a) => a && a.family === "IPv4" && !a.internal)?.address;
+
+describe.skipIf(!lanAddress)("joins from the room's network", () => {
+  it("one laptop joining in a loop gets 429 after a few; the room is not filled and others still join", async () => {
+    const lanHome = tempDir("lw-classroom-lan-");
+    const lan = await startHost({
+      home: lanHome,
+      data: join(lanHome, "room.json"),
+      extra: ["--host", "0.0.0.0"],
+    });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 8; i++) {
+        const r = await call(lan.port, "POST", "/api/join", {
+          host: lanAddress,
+          body: { code: lan.code, name: `bot${i}` },
+        });
+        statuses.push(r.status);
+        if (r.status === 429) {
+          expect(r.json).toEqual({
+            error: "too many joins from this machine just now; try again shortly",
+          });
+          expect(Number(r.headers["retry-after"])).toBeGreaterThan(0);
+        }
+      }
+      expect(statuses.slice(0, 5)).toEqual([201, 201, 201, 201, 201]);
+      expect(statuses.slice(5)).toEqual([429, 429, 429]);
+      await joinAs(lan.port, lan.code, "Ada");
+      expect((await readRoom(lan)).map((l) => l.name)).toHaveLength(6);
+    } finally {
+      await lan.stop();
+    }
   });
 });
