@@ -5,8 +5,7 @@ import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { SandboxEvent } from "../../sandboxes/shared/protocol.js";
-import { checkEnvelope } from "../../src/lab/events.js";
-import { ROOT, sleep } from "./helpers.js";
+import { ROOT, sleep, watchChild } from "./helpers.js";
 
 const BUILT = join(ROOT, "dist", "sandboxes", "async.js");
 let copied: string | undefined;
@@ -58,62 +57,19 @@ export async function startAsync(
         { stdio: ["ignore", "pipe", "pipe", "ipc"] },
       )
     : spawn(process.execPath, argv, { stdio: ["ignore", "pipe", "pipe", "ipc"] });
-  let out = "";
-  let err = "";
-  const events: SandboxEvent[] = [];
-  const invalid: string[] = [];
-  child.stdout?.setEncoding("utf8").on("data", (d: string) => {
-    out += d;
-  });
-  child.stderr?.setEncoding("utf8").on("data", (d: string) => {
-    err += d;
-  });
-  child.on("message", (m) => {
-    const checked = checkEnvelope(m);
-    if (checked.ok) events.push(checked.event);
-    else invalid.push(`${checked.problem}: ${JSON.stringify(m)}`);
-  });
-  let done = false;
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once("exit", (code, signal) => {
-      done = true;
-      resolve({ code, signal });
-    });
-  });
-  const waitFor = async (test: () => boolean, ms = 5000, what = "condition") => {
-    const deadline = Date.now() + ms;
-    while (!test()) {
-      if (Date.now() > deadline) {
-        throw new Error(
-          `timed out waiting for ${what}; stdout: ${out.slice(-1500)}; stderr: ${err.slice(-1500)}`,
-        );
-      }
-      await sleep(done ? 20 : 10);
-    }
-  };
-  await waitFor(
-    () => done || events.some((e) => e.type === "listening"),
-    8000,
-    "the listening event",
-  );
-  const listening = events.find((e) => e.type === "listening");
-  if (listening?.type !== "listening") {
-    throw new Error(`no listening event; exit ${child.exitCode}; stderr: ${err}`);
-  }
+  const w = watchChild(child, 5000);
+  const listening = await w.listening(8000);
   return {
     child,
     pid: listening.pid,
     port: listening.port,
-    stdout: () => out,
-    stderr: () => err,
-    events,
-    invalid,
-    exited,
-    waitFor,
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-      await exited;
-    },
+    stdout: w.stdout,
+    stderr: w.stderr,
+    events: w.events,
+    invalid: w.invalid,
+    exited: w.exited,
+    waitFor: w.waitFor,
+    stop: w.stop,
   };
 }
 

@@ -4,6 +4,8 @@ import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { ListeningEvent, SandboxEvent } from "../../sandboxes/shared/protocol.js";
+import { checkEnvelope } from "../../src/lab/events.js";
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const copies = new Map<string, string>();
@@ -225,4 +227,81 @@ export async function portFreeWithin(port: number, ms = 2000): Promise<boolean> 
     if (free || Date.now() > deadline) return free;
     await sleep(50);
   }
+}
+
+/** What a test sees of a sandbox child: its output, its checked events, its exit. */
+export interface Watched {
+  stdout(): string;
+  stderr(): string;
+  /** Envelopes that passed the lab's check, in order. */
+  events: SandboxEvent[];
+  /** Envelopes that did not, with the reason: a test expects none. */
+  invalid: string[];
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Polls `test` until it holds; after `ms` fails with the last output. */
+  waitFor(test: () => boolean, ms?: number, what?: string): Promise<void>;
+  /** True once the child exited. */
+  done(): boolean;
+  /** The first listening event, waited for; throws with stderr when the child exits first. */
+  listening(ms: number): Promise<ListeningEvent>;
+  /** SIGKILL unless it exited already, then the exit. */
+  stop(): Promise<void>;
+}
+
+/** Collects a sandbox child's stdout, stderr and IPC events, checked as the lab checks them. */
+export function watchChild(child: ChildProcess, defaultWaitMs = 6000): Watched {
+  let out = "";
+  let err = "";
+  const events: SandboxEvent[] = [];
+  const invalid: string[] = [];
+  child.stdout?.setEncoding("utf8").on("data", (d: string) => {
+    out += d;
+  });
+  child.stderr?.setEncoding("utf8").on("data", (d: string) => {
+    err += d;
+  });
+  child.on("message", (m) => {
+    const checked = checkEnvelope(m);
+    if (checked.ok) events.push(checked.event);
+    else invalid.push(`${checked.problem}: ${JSON.stringify(m).slice(0, 300)}`);
+  });
+  let done = false;
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once("exit", (code, signal) => {
+      done = true;
+      resolve({ code, signal });
+    });
+  });
+  const waitFor = async (test: () => boolean, ms = defaultWaitMs, what = "condition") => {
+    const deadline = Date.now() + ms;
+    while (!test()) {
+      if (Date.now() > deadline) {
+        throw new Error(
+          `timed out waiting for ${what}; stdout: ${out.slice(-1500)}; stderr: ${err.slice(-3000)}`,
+        );
+      }
+      await sleep(done ? 20 : 10);
+    }
+  };
+  return {
+    stdout: () => out,
+    stderr: () => err,
+    events,
+    invalid,
+    exited,
+    waitFor,
+    done: () => done,
+    listening: async (ms) => {
+      await waitFor(() => done || events.some((e) => e.type === "listening"), ms, "listening");
+      const listening = events.find((e) => e.type === "listening");
+      if (listening?.type !== "listening") {
+        throw new Error(`no listening event; exit ${child.exitCode}; stderr: ${err}`);
+      }
+      return listening;
+    },
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      await exited;
+    },
+  };
 }

@@ -1,8 +1,7 @@
 import { type ChildProcess, fork } from "node:child_process";
 import { readFileSync } from "node:fs";
 import type { SandboxEvent, WorkerEvent } from "../../sandboxes/shared/protocol.js";
-import { checkEnvelope } from "../../src/lab/events.js";
-import { builtSandbox, removeBuiltSandbox, sleep } from "./helpers.js";
+import { builtSandbox, removeBuiltSandbox, watchChild } from "./helpers.js";
 
 export const preforkEntry = (): string => builtSandbox("prefork");
 export const removePreforkEntry = (): void => removeBuiltSandbox("prefork");
@@ -35,48 +34,17 @@ export async function startPrefork(
     stdio: ["ignore", "pipe", "pipe", "ipc"],
     cwd: options.cwd,
   });
-  let out = "";
-  let err = "";
-  const events: SandboxEvent[] = [];
-  const invalid: string[] = [];
-  child.stdout?.setEncoding("utf8").on("data", (d: string) => {
-    out += d;
-  });
-  child.stderr?.setEncoding("utf8").on("data", (d: string) => {
-    err += d;
-  });
-  child.on("message", (m) => {
-    const checked = checkEnvelope(m);
-    if (checked.ok) events.push(checked.event);
-    else invalid.push(`${checked.problem}: ${JSON.stringify(m)}`);
-  });
-  let done = false;
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once("exit", (code, signal) => {
-      done = true;
-      resolve({ code, signal });
-    });
-  });
-  const waitFor = async (test: () => boolean, ms = 6000, what = "condition") => {
-    const deadline = Date.now() + ms;
-    while (!test()) {
-      if (Date.now() > deadline) {
-        throw new Error(
-          `timed out waiting for ${what}; stdout: ${out.slice(-1500)}; stderr: ${err.slice(-3000)}`,
-        );
-      }
-      await sleep(done ? 20 : 10);
-    }
-  };
+  const w = watchChild(child, 6000);
+  const { events, waitFor, exited } = w;
   const workerEvents = () => events.filter((e): e is WorkerEvent => e.type === "worker");
   const running: Prefork = {
     child,
     pid: child.pid ?? 0,
     port: 0,
-    stdout: () => out,
-    stderr: () => err,
+    stdout: w.stdout,
+    stderr: w.stderr,
     events,
-    invalid,
+    invalid: w.invalid,
     exited,
     waitFor,
     liveWorkers: () => {
@@ -88,17 +56,9 @@ export async function startPrefork(
     control: (msg) => {
       if (child.connected) child.send({ v: 1, msg });
     },
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-      await exited;
-    },
+    stop: w.stop,
   };
-  if (options.waitForListening !== false) {
-    await waitFor(() => events.some((e) => e.type === "listening") || done, 8000, "listening");
-    const listening = events.find((e) => e.type === "listening");
-    if (listening?.type !== "listening") throw new Error(`no listening event; stderr: ${err}`);
-    running.port = listening.port;
-  }
+  if (options.waitForListening !== false) running.port = (await w.listening(8000)).port;
   return running;
 }
 

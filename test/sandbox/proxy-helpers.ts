@@ -18,8 +18,7 @@ import type {
   UpstreamsEvent,
   WorkerEvent,
 } from "../../sandboxes/shared/protocol.js";
-import { checkEnvelope } from "../../src/lab/events.js";
-import { ROOT, sleep } from "./helpers.js";
+import { ROOT, watchChild } from "./helpers.js";
 
 let entryDir: string | undefined;
 
@@ -80,49 +79,18 @@ export async function startProxy(
     stdio: ["ignore", "pipe", "pipe", "ipc"],
     env: { ...process.env, ...options.env },
   });
-  let out = "";
-  let err = "";
-  const events: SandboxEvent[] = [];
-  const invalid: string[] = [];
-  child.stdout?.setEncoding("utf8").on("data", (d: string) => {
-    out += d;
-  });
-  child.stderr?.setEncoding("utf8").on("data", (d: string) => {
-    err += d;
-  });
-  child.on("message", (m) => {
-    const checked = checkEnvelope(m);
-    if (checked.ok) events.push(checked.event);
-    else invalid.push(`${checked.problem}: ${JSON.stringify(m).slice(0, 300)}`);
-  });
-  let done = false;
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once("exit", (code, signal) => {
-      done = true;
-      resolve({ code, signal });
-    });
-  });
-  const waitFor = async (test: () => boolean, ms = 6000, what = "condition") => {
-    const deadline = Date.now() + ms;
-    while (!test()) {
-      if (Date.now() > deadline) {
-        throw new Error(
-          `timed out waiting for ${what}; stdout: ${out.slice(-1500)}; stderr: ${err.slice(-3000)}`,
-        );
-      }
-      await sleep(done ? 20 : 10);
-    }
-  };
+  const w = watchChild(child, 6000);
+  const { events, waitFor, exited } = w;
   const of = <T extends SandboxEvent["type"]>(type: T) =>
     events.filter((e): e is Extract<SandboxEvent, { type: T }> => e.type === type);
   const proxy: RunningProxy = {
     child,
     pid: child.pid ?? 0,
     port: 0,
-    stdout: () => out,
-    stderr: () => err,
+    stdout: w.stdout,
+    stderr: w.stderr,
     events,
-    invalid,
+    invalid: w.invalid,
     exited,
     waitFor,
     requests: () => of("request"),
@@ -147,17 +115,9 @@ export async function startProxy(
     control: (msg) => {
       if (child.connected) child.send({ v: 1, msg });
     },
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-      await exited;
-    },
+    stop: w.stop,
   };
-  if (options.waitForListening !== false) {
-    await waitFor(() => events.some((e) => e.type === "listening") || done, 12000, "listening");
-    const listening = events.find((e) => e.type === "listening");
-    if (listening?.type !== "listening") throw new Error(`no listening event; stderr: ${err}`);
-    proxy.port = listening.port;
-  }
+  if (options.waitForListening !== false) proxy.port = (await w.listening(12000)).port;
   return proxy;
 }
 
