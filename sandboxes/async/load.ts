@@ -6,9 +6,9 @@
  *   node ws-load.js --host 127.0.0.1 --port 8888 --connections 10000 [--broadcast]
  *                   [--user-agent UA]
  */
-import http from "node:http";
 import { parseArgs } from "node:util";
 import WebSocket from "ws";
+import { readStats } from "./stats-client.js";
 
 export interface LoadProgress {
   type: "progress";
@@ -63,38 +63,7 @@ function send(message: LoadProgress | LoadResult | { type: "error"; message: str
 // The lab going away ends the load: nothing of it outlives the lab.
 process.on("disconnect", () => process.exit(0));
 
-interface Stats {
-  connections: { websockets: number; refused: number };
-  memory: { rss: number };
-}
-
-function stats(): Promise<Stats> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(
-      {
-        host,
-        port,
-        path: "/stats",
-        agent: false,
-        headers: { "User-Agent": userAgent },
-        timeout: 5_000,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => {
-          try {
-            resolve(JSON.parse(Buffer.concat(chunks).toString("utf8")) as Stats);
-          } catch (err) {
-            reject(err);
-          }
-        });
-      },
-    );
-    req.on("timeout", () => req.destroy(new Error("no answer from /stats within 5 s")));
-    req.on("error", reject);
-  });
-}
+const stats = () => readStats(host, port, userAgent);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

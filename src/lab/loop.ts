@@ -203,7 +203,8 @@ export class LoopModel {
   }
 }
 
-function count(n: number): string {
+/** "10,000": a count as the lab writes it. */
+export function count(n: number): string {
   return n.toLocaleString("en-US");
 }
 

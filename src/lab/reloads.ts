@@ -87,7 +87,7 @@ interface Row {
 }
 
 /** The middle value of sorted numbers (the mean of the two middle ones for an even count). */
-function median(sorted: readonly number[]): number {
+export function median(sorted: readonly number[]): number {
   const mid = Math.floor(sorted.length / 2);
   const upper = sorted[mid] ?? 0;
   return sorted.length % 2 === 1 ? upper : ((sorted[mid - 1] ?? upper) + upper) / 2;

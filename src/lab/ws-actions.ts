@@ -1,11 +1,14 @@
 import { existsSync } from "node:fs";
 import http from "node:http";
 import type { LoadProgress, LoadResult } from "../../sandboxes/async/load.js";
+import { readStats } from "../../sandboxes/async/stats-client.js";
 import type { Experiment } from "../course/schema.js";
 import { sandboxEntry } from "../paths.js";
 import { acceptFor, handshakeSteps } from "./handshake.js";
 import { trackLoad } from "./loads.js";
+import { count } from "./loop.js";
 import { forkWithOpenFiles } from "./nofile.js";
+import { median as medianOfSorted } from "./reloads.js";
 import type { ExperimentProgress, ExperimentResult } from "./types.js";
 import { type Frame, hex, OPCODES, RawWebSocket } from "./ws-client.js";
 
@@ -132,10 +135,6 @@ function kb(bytes: number): string {
   return `${(bytes / 1024).toFixed(1)} KB`;
 }
 
-function count(n: number): string {
-  return n.toLocaleString("en-US");
-}
-
 const PHASES: Record<LoadProgress["phase"], string> = {
   open: "opened",
   broadcast: "got the broadcast",
@@ -259,43 +258,19 @@ export async function wsLoadAction(
 }
 
 /** Connections the server refused at its open-file limit, from its /stats (0 if unknown). */
-function refusedByServer(target: WsTarget): Promise<number> {
-  return new Promise((resolve) => {
-    const req = http.get(
-      {
-        host: target.host,
-        port: target.port,
-        path: "/stats",
-        agent: false,
-        headers: { "User-Agent": target.userAgent },
-        timeout: 3_000,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => {
-          try {
-            const stats = JSON.parse(Buffer.concat(chunks).toString("utf8")) as {
-              connections?: { refused?: number };
-            };
-            resolve(Number(stats.connections?.refused ?? 0) || 0);
-          } catch {
-            resolve(0);
-          }
-        });
-      },
-    );
-    req.on("timeout", () => req.destroy());
-    req.on("error", () => resolve(0));
-  });
+async function refusedByServer(target: WsTarget): Promise<number> {
+  try {
+    const stats = await readStats(target.host, target.port, target.userAgent, 3_000);
+    return Number(stats.connections?.refused ?? 0) || 0;
+  } catch {
+    return 0;
+  }
 }
 
 // ---- long polling and WebSockets, side by side ------------------------------------------------
 
 function median(values: number[]): number | undefined {
-  if (values.length === 0) return undefined;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
+  return values.length === 0 ? undefined : medianOfSorted([...values].sort((a, b) => a - b));
 }
 
 function msText(ms: number | undefined): string {

@@ -64,7 +64,7 @@ function fastClock(snapshot: LabSessionSnapshot): boolean {
   const restarting = snapshot.reloads?.rows.at(-1)?.state;
   return (
     (snapshot.workers?.stats.busy ?? 0) > 0 ||
-    (snapshot.loop?.connections?.http ?? 0) > 0 ||
+    // An event loop is watched for silence (a block), which no event announces.
     snapshot.loop?.delay !== undefined ||
     snapshot.running !== undefined ||
     restarting === "detecting" ||
