@@ -901,6 +901,22 @@ export async function runServer(options: AsyncOptions): Promise<void> {
     server.maxConnections = Math.max(1, limit - used - SPARE_FDS);
   }
   const url = `http://${urlHost(address.address)}:${address.port}`;
+  const appPath = `${process.cwd()}/app.py`;
+  installLifecycle({
+    closeTimeoutMs: 700,
+    onInterrupt() {
+      if (tornado) stderrOut.write(tornadoInterrupt(appPath));
+    },
+    close(why) {
+      server.close();
+      for (const poll of polls) clearTimeout(poll.timer);
+      polls.clear();
+      for (const client of clients) client.ws.terminate();
+      for (const conn of conns) conn.socket.destroy();
+      for (const monitor of monitors) monitor.disable();
+      if (!tornado && why !== "parent gone") stderrOut.write(uvicornShutdown(process.pid));
+    },
+  });
   if (!isLoopback(address.address)) stderrOut.write(`${exposureWarning(address.address)}\n`);
   if (tornado) {
     // Tornado prints no banner; the app's own print() says where it listens.
@@ -923,23 +939,6 @@ export async function runServer(options: AsyncOptions): Promise<void> {
       "ping-timeout": options.pingTimeout,
       "poll-timeout": options.pollTimeout,
       "access-log": options.accessLog,
-    },
-  });
-
-  const appPath = `${process.cwd()}/app.py`;
-  installLifecycle({
-    closeTimeoutMs: 700,
-    onInterrupt() {
-      if (tornado) stderrOut.write(tornadoInterrupt(appPath));
-    },
-    close(why) {
-      server.close();
-      for (const poll of polls) clearTimeout(poll.timer);
-      polls.clear();
-      for (const client of clients) client.ws.terminate();
-      for (const conn of conns) conn.socket.destroy();
-      for (const monitor of monitors) monitor.disable();
-      if (!tornado && why !== "parent gone") stderrOut.write(uvicornShutdown(process.pid));
     },
   });
 }
