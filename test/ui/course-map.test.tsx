@@ -172,7 +172,7 @@ describe("Continue", () => {
         return store;
       },
     });
-    const frame = await screen.waitFor("2 of 2 lessons done");
+    const frame = await screen.waitFor("course complete");
     expect(frame).not.toContain("Continue");
     expect(lessonLine(frame, "1. Alpha")).toMatch(/^> /);
   });

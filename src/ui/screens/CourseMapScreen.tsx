@@ -191,6 +191,7 @@ export function CourseMapScreen({
         entries={entries}
         selected={index}
         detail={lessons.find((s) => s.lesson === detailLesson)}
+        complete={results.complete}
         width={width}
         height={height - STATUS_BAR_LINES}
       />

@@ -44,6 +44,8 @@ export interface CourseMapViewProps {
   selected: number;
   /** The lesson whose summary and objectives are shown. */
   detail?: LessonSummary;
+  /** Every quiz (and the exam) passed: the header says so rather than counting done lessons. */
+  complete?: boolean;
   width: number;
   height: number;
 }
@@ -126,6 +128,7 @@ export function CourseMapView({
   entries = [],
   selected,
   detail,
+  complete = false,
   width,
   height,
 }: CourseMapViewProps) {
@@ -216,7 +219,15 @@ export function CourseMapView({
 
   return (
     <Box flexDirection="column" width={width} height={height} overflow="hidden">
-      <Header title={title} right={`${done} of ${lessons.length} lessons done`} width={width} />
+      <Header
+        title={title}
+        right={
+          complete
+            ? `course complete${done < lessons.length ? ` · ${done} of ${lessons.length} labs finished` : ""}`
+            : `${done} of ${lessons.length} lessons done`
+        }
+        width={width}
+      />
       {numbered(noticeLines).map(({ id, line }) => (
         <Text key={`notice-${id}`} color={theme.status.warning} wrap="truncate-end">
           {line}
