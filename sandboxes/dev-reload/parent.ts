@@ -295,6 +295,8 @@ export async function runParent(opts: DevReloadOptions): Promise<void> {
         : spawnChild();
     spare = undefined;
     child.active = true;
+    // The child writes to the same terminal: what the parent said comes first.
+    flushOutput();
     try {
       child.proc.send({ t: "go", reloader: reloaderKind() });
     } catch {}
