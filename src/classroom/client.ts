@@ -176,12 +176,23 @@ export function syncEvent(progress: ProgressStore, at = Date.now()): NewEvent {
     lessons[id] = lessonStateOf(p);
   }
   const last = data.last;
+  const exam = data.exam;
   return {
     type: "sync",
     at,
     lessons,
     ...(last && last.screen !== "map"
       ? { position: { lesson: last.lessonId, screen: last.screen, page: last.page } }
+      : {}),
+    ...(exam
+      ? {
+          exam: {
+            best: exam.best,
+            last: exam.last,
+            attempts: Math.min(exam.attempts, LIMITS.count),
+            passed: exam.passed,
+          },
+        }
       : {}),
   };
 }
@@ -208,6 +219,8 @@ export function eventOf(change: ProgressChange, at = Date.now()): NewEvent {
         score: change.score,
         passed: change.passed,
       };
+    case "exam":
+      return { type: "exam", at, score: change.score, passed: change.passed };
     case "position": {
       const p = change.position;
       return {

@@ -54,10 +54,11 @@ it ends in <code>#key=</code> and a secret.</p>
 <section id="room" hidden>
 <h2>Pace</h2>
 <ol class="pace" id="pace"></ol>
+<p id="exam-passed"></p>
 <h2>Learners (<span id="count">0</span>) <a class="button" id="export" href="#" download="classroom.csv">Export CSV</a></h2>
 <p id="empty" class="muted">Nobody has joined yet.</p>
 <table id="learners" hidden>
-<thead><tr><th>Name</th><th>Lesson</th><th>Step</th><th>Missions</th><th>Quizzes</th><th>Idle</th></tr></thead>
+<thead><tr><th>Name</th><th>Lesson</th><th>Step</th><th>Missions</th><th>Quizzes</th><th>Exam</th><th>Idle</th></tr></thead>
 <tbody></tbody>
 </table>
 </section>
@@ -123,6 +124,22 @@ function quizzesOf(learner) {
   });
   return parts.length ? parts.join(", ") : "-";
 }
+function examOf(learner) {
+  const e = learner.exam;
+  return e ? Math.round(e.best * 100) + "%" + (e.passed ? " passed" : "") : "-";
+}
+function examAttempts(learner) {
+  const e = learner.exam;
+  if (!e) return "";
+  return e.attempts + (e.attempts === 1 ? " attempt" : " attempts") + ", last " + Math.round(e.last * 100) + "%";
+}
+function renderExamCount() {
+  const took = room.learners.filter((l) => l.exam).length;
+  const passed = room.learners.filter((l) => l.exam && l.exam.passed).length;
+  $("exam-passed").textContent = took
+    ? "Final exam: " + passed + " of " + room.learners.length + " passed (" + took + " took it)"
+    : "Final exam: nobody has taken it yet";
+}
 function idleCell(td, learner) {
   const now = Date.now() + offset;
   const away = now - learner.lastSeen > AWAY_MS;
@@ -171,6 +188,7 @@ function render() {
   $("empty").hidden = room.learners.length > 0;
   $("learners").hidden = room.learners.length === 0;
   renderPace();
+  renderExamCount();
   const body = $("learners").tBodies[0];
   const rows = [];
   const sorted = [...room.learners].sort((a, b) => a.name.localeCompare(b.name) || a.joinedAt - b.joinedAt);
@@ -185,6 +203,9 @@ function render() {
       el("td", missionsOf(learner), "missions"),
       el("td", quizzesOf(learner), "quizzes"),
     );
+    const exam = el("td", examOf(learner), "exam");
+    exam.title = examAttempts(learner);
+    tr.append(exam);
     const idle = el("td");
     idleCell(idle, learner);
     tr.append(idle);
@@ -197,7 +218,8 @@ function tick() {
   const byId = new Map(room.learners.map((l) => [l.id, l]));
   for (const tr of $("learners").tBodies[0].rows) {
     const learner = byId.get(tr.dataset.learner);
-    if (learner) idleCell(tr.cells[5], learner);
+    const idle = tr.querySelector("td.idle");
+    if (learner && idle) idleCell(idle, learner);
   }
 }
 function connect() {

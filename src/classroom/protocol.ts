@@ -17,6 +17,8 @@ export const LIMITS = {
   missionsPerLesson: 50,
   pagesPerLesson: 500,
   learners: 500,
+  /** The largest page number, page count or attempt count an event or a record may hold. */
+  count: 100_000,
   /** Dashboards (server-sent event streams) open at once. */
   streams: 20,
 } as const;
@@ -74,7 +76,7 @@ export function checkName(
 const id = z
   .string()
   .check(z.minLength(1), z.maxLength(LIMITS.id), z.regex(/^[a-z0-9][a-z0-9-]*$/));
-const count = z.int().check(z.minimum(0), z.maximum(100_000));
+const count = z.int().check(z.minimum(0), z.maximum(LIMITS.count));
 const score = z.number().check(z.minimum(0), z.maximum(1));
 const time = z.number().check(z.minimum(0), z.maximum(8.64e15));
 const screen = z.enum(["map", "reader", "lab", "quiz"]);
@@ -86,6 +88,7 @@ export const positionSchema = z.strictObject({
   page: count,
 });
 
+/** A quiz's results, and the final exam's. */
 export const quizSchema = z.strictObject({
   best: score,
   last: score,
@@ -112,6 +115,7 @@ export const eventSchema = z.discriminatedUnion("type", [
     score,
     passed: z.boolean(),
   }),
+  z.strictObject({ ...base, type: z.literal("exam"), score, passed: z.boolean() }),
   z.strictObject({ ...base, type: z.literal("position"), position: positionSchema }),
   z.strictObject({ ...base, type: z.literal("reset"), lesson: z.optional(id) }),
   z.strictObject({
@@ -126,11 +130,14 @@ export const eventSchema = z.discriminatedUnion("type", [
         ),
       ),
     position: z.optional(positionSchema),
+    /** Absent from clients older than the exam column, and when the learner has not taken it. */
+    exam: z.optional(quizSchema),
   }),
 ]);
 
 export type ClassroomEvent = z.infer<typeof eventSchema>;
 export type LessonState = z.infer<typeof lessonStateSchema>;
+export type QuizState = z.infer<typeof quizSchema>;
 export type PositionState = z.infer<typeof positionSchema>;
 type WithoutSeq<T> = T extends unknown ? Omit<T, "seq"> : never;
 /** An event before it is numbered: what the join client queues. */

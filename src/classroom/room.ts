@@ -7,6 +7,8 @@ import {
   lessonStateSchema,
   type PositionState,
   positionSchema,
+  type QuizState,
+  quizSchema,
 } from "./protocol.js";
 
 export const ROOM_VERSION = 1;
@@ -31,6 +33,8 @@ export interface LearnerRecord {
   lastSeq: number;
   position?: PositionState;
   lessons: Record<string, LessonState>;
+  /** The final exam: best and last score, attempts, passed once any attempt passed. */
+  exam?: QuizState;
 }
 
 export interface RoomData {
@@ -65,6 +69,7 @@ const learnerSchema = z.object({
   lastSeq: z.int(),
   position: z.optional(positionSchema),
   lessons: z.record(z.string(), lessonStateSchema),
+  exam: z.optional(quizSchema),
 });
 
 export const roomSchema = z.object({
@@ -90,6 +95,16 @@ export function outlineOf(course: LoadedCourse): CourseOutline {
 
 function emptyLesson(): LessonState {
   return { pagesRead: [], pageCount: 0, missions: [], labOpened: false };
+}
+
+/** A quiz or exam record with one more attempt scored `score`. */
+function scored(old: QuizState | undefined, score: number, passed: boolean): QuizState {
+  return {
+    best: Math.max(old?.best ?? 0, score),
+    last: score,
+    attempts: Math.min(LIMITS.count, (old?.attempts ?? 0) + 1),
+    passed: (old?.passed ?? false) || passed,
+  };
 }
 
 /** The learner's record of a lesson, created if there is room for one more; undefined if not. */
@@ -134,14 +149,12 @@ function applyOne(learner: LearnerRecord, event: ClassroomEvent): void {
     case "quiz": {
       const lesson = lessonOf(learner, event.lesson);
       if (!lesson) return;
-      lesson.quiz = {
-        best: Math.max(lesson.quiz?.best ?? 0, event.score),
-        last: event.score,
-        attempts: (lesson.quiz?.attempts ?? 0) + 1,
-        passed: (lesson.quiz?.passed ?? false) || event.passed,
-      };
+      lesson.quiz = scored(lesson.quiz, event.score, event.passed);
       return;
     }
+    case "exam":
+      learner.exam = scored(learner.exam, event.score, event.passed);
+      return;
     case "position":
       learner.position = { ...event.position };
       return;
@@ -149,6 +162,7 @@ function applyOne(learner: LearnerRecord, event: ClassroomEvent): void {
       if (event.lesson === undefined) {
         learner.lessons = {};
         delete learner.position;
+        delete learner.exam;
       } else {
         delete learner.lessons[event.lesson];
         if (learner.position?.lesson === event.lesson) delete learner.position;
@@ -161,6 +175,8 @@ function applyOne(learner: LearnerRecord, event: ClassroomEvent): void {
       }
       learner.lessons = lessons;
       if (event.position) learner.position = { ...event.position };
+      if (event.exam) learner.exam = { ...event.exam };
+      else delete learner.exam;
       return;
     }
   }
@@ -206,6 +222,7 @@ export interface LearnerView {
       quiz: LessonState["quiz"] | null;
     }
   >;
+  exam: QuizState | null;
 }
 
 export interface RoomView {
@@ -252,6 +269,7 @@ export function roomView(room: RoomData, now: number): RoomView {
           },
         ]),
       ),
+      exam: learner.exam ?? null,
     })),
   };
 }

@@ -63,6 +63,7 @@ export type ProgressChange =
   | { kind: "lab"; lessonId: string }
   | { kind: "mission"; lessonId: string; missionId: string }
   | { kind: "quiz"; lessonId: string; score: number; passed: boolean }
+  | { kind: "exam"; score: number; passed: boolean }
   | { kind: "position"; position: Position }
   | { kind: "reset"; lessonId?: string };
 
@@ -300,6 +301,7 @@ export class ProgressStore {
     if (passedAt !== undefined) exam.passedAt = passedAt;
     this.#data = { ...this.#data, exam };
     this.#save();
+    this.#emit({ kind: "exam", score: s, passed });
   }
 
   /** Adds active time (milliseconds) to a lesson, or to the exam when `lessonId` is undefined. */

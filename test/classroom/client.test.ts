@@ -84,6 +84,32 @@ describe("join client", () => {
     );
   });
 
+  it("sends the exam: in the sync when it was taken before joining, then an exam event for each attempt", async () => {
+    const { host, url } = await startHost();
+    const home = tempDir("lw-client-");
+    const progress = ProgressStore.open({ home });
+    progress.recordExam(0.5, false);
+    const c = client(home, progress, url, host.room.code);
+    c.start();
+    const synced = await until(async () => host.room.learners[0]?.exam, "the exam in the sync");
+    expect(synced).toEqual({ best: 0.5, last: 0.5, attempts: 1, passed: false });
+
+    progress.recordExam(0.9, true);
+    // The change is queued on disk at once, as an exam event of its own.
+    const queued = readMembership(home)?.queue.at(-1);
+    expect(queued).toMatchObject({ type: "exam", score: 0.9, passed: true });
+    await until(
+      async () => (host.room.learners[0]?.lastSeq ?? 0) >= (queued?.seq ?? 1),
+      "the exam event",
+    );
+    expect(host.room.learners[0]?.exam).toEqual({
+      best: 0.9,
+      last: 0.9,
+      attempts: 2,
+      passed: true,
+    });
+  });
+
   it("never makes the course wait: a host that accepts and never answers times out in the background", async () => {
     const sockets: Socket[] = [];
     const silent: Server = createServer((s) => sockets.push(s));

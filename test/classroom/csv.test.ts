@@ -45,6 +45,9 @@ beforeAll(async () => {
         type: "position",
         position: { lesson: "not-modified", screen: "reader", page: 1 },
       },
+      { seq: 5, at, type: "exam", score: 0.6, passed: false },
+      { seq: 6, at, type: "exam", score: 0.85, passed: true },
+      { seq: 7, at, type: "exam", score: 0.4, passed: false },
     ],
     0,
     at,
@@ -69,7 +72,7 @@ describe("room CSV", () => {
     expect(csvField(undefined)).toBe("");
   });
 
-  it("one row per learner with each lesson's missions and quiz, CRLF line ends and a BOM", () => {
+  it("one row per learner with each lesson's missions and quiz, then the exam; CRLF line ends and a BOM", () => {
     const csv = roomCsv(room);
     expect(
       csv.startsWith("\ufeffname,joined,last active,lesson,step,missions met,missions in course,"),
@@ -79,13 +82,14 @@ describe("room CSV", () => {
     expect(lines[0]).toBe(
       "name,joined,last active,lesson,step,missions met,missions in course," +
         "share-a-folder missions,share-a-folder quiz best %,share-a-folder quiz passed," +
-        "not-modified missions,not-modified quiz best %,not-modified quiz passed",
+        "not-modified missions,not-modified quiz best %,not-modified quiz passed," +
+        "exam best %,exam attempts,exam passed",
     );
     expect(csv).toContain(
-      '"Smith, ""Jo""",2026-11-26T09:00:00.000Z,2026-11-26T09:30:00.000Z,not-modified,reading 2/2,1,4,1,50,yes,0,,\r\n',
+      '"Smith, ""Jo""",2026-11-26T09:00:00.000Z,2026-11-26T09:30:00.000Z,not-modified,reading 2/2,1,4,1,50,yes,0,,,85,3,yes\r\n',
     );
     expect(csv).toContain(
-      `"'=HYPERLINK(""http://evil"")",2026-11-26T09:00:00.000Z,,,not started,0,4,0,,,0,,\r\n`,
+      `"'=HYPERLINK(""http://evil"")",2026-11-26T09:00:00.000Z,,,not started,0,4,0,,,0,,,,0,\r\n`,
     );
     expect(csv).toContain('"Zoë\nline",');
     for (const name of ["'+1", "'-2", "'@SUM(A1)", "'\tTab"]) expect(csv).toContain(`\r\n${name},`);

@@ -5,8 +5,10 @@ import { launchChromium, noChromium } from "../browser/chromium.js";
 import { assertBuilt, cliEnv, removeTemps, runCli, tempDir } from "../cli/helpers.js";
 import {
   type Host,
+  joinAs,
   type Learner,
   PACK,
+  postEvents,
   readRoom,
   startHost,
   startLearner,
@@ -142,11 +144,11 @@ describe.skipIf(noChromium("classroom dashboard in Chromium"))(
         /^name,joined,last active,lesson,step,missions met,missions in course,/,
       );
       expect(lines).toContainEqual(
-        expect.stringMatching(/^Grace Hopper,.*,not-modified,quiz,0,4,0,,,0,100,yes$/),
+        expect.stringMatching(/^Grace Hopper,.*,not-modified,quiz,0,4,0,,,0,100,yes,,0,$/),
       );
       expect(lines).toContainEqual(
         expect.stringMatching(
-          /^"<img src=x onerror=""window.__pwned=1"">",.*,share-a-folder,lab,1,4,1,,,0,,$/,
+          /^"<img src=x onerror=""window.__pwned=1"">",.*,share-a-folder,lab,1,4,1,,,0,,,,0,$/,
         ),
       );
     });
@@ -201,6 +203,43 @@ describe.skipIf(noChromium("classroom dashboard in Chromium"))(
           },
         )
         .toMatch(/Classroom: joined http:\/\/127\.0\.0\.1:\d+ as Linus; everything sent/);
+    });
+
+    it("shows each learner's final exam and how many passed it", async () => {
+      const examLine = () => page.textContent("#exam-passed");
+      await expect.poll(examLine, { timeout: 5000 }).toBe("Final exam: nobody has taken it yet");
+      await shows("Grace Hopper", "exam", "-");
+
+      const katherine = await joinAs(host.port, host.code, "Katherine Johnson");
+      const mary = await joinAs(host.port, host.code, "Mary Jackson");
+      const exam = (seq: number, score: number, passed: boolean) => ({
+        seq,
+        at: Date.now(),
+        type: "exam",
+        score,
+        passed,
+      });
+      await postEvents(host.port, katherine, host.code, [exam(1, 0.6, false), exam(2, 0.95, true)]);
+      await postEvents(host.port, mary, host.code, [exam(1, 0.4, false)]);
+      await shows("Katherine Johnson", "exam", "95% passed");
+      await shows("Mary Jackson", "exam", "40%");
+      const rows = page.locator("#learners tbody tr");
+      const i = (await rows.locator(".name").allTextContents()).indexOf("Katherine Johnson");
+      await expect(rows.nth(i).locator(".exam").getAttribute("title")).resolves.toBe(
+        "2 attempts, last 95%",
+      );
+      await expect.poll(examLine, { timeout: 5000 }).toBe("Final exam: 1 of 5 passed (2 took it)");
+      await expect(page.locator("#learners thead th").allTextContents()).resolves.toEqual([
+        "Name",
+        "Lesson",
+        "Step",
+        "Missions",
+        "Quizzes",
+        "Exam",
+        "Idle",
+      ]);
+      // The idle column still ticks in its own cell.
+      await expect.poll(() => cell("Mary Jackson", "idle"), { timeout: 5000 }).toMatch(/^\d+ s$/);
     });
   },
 );

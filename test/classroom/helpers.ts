@@ -184,6 +184,7 @@ export interface RoomLearner {
       quiz: { best: number; passed: boolean; attempts: number } | null;
     }
   >;
+  exam: { best: number; last: number; attempts: number; passed: boolean } | null;
 }
 
 export async function readRoom(host: { port: number; key: string }): Promise<RoomLearner[]> {

@@ -1,3 +1,5 @@
+import { createHash } from "node:crypto";
+import { readFileSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { networkInterfaces } from "node:os";
 import { join } from "node:path";
@@ -70,6 +72,65 @@ describe("classroom host API", () => {
       labOpened: true,
       quiz: { best: 0.5, passed: true, attempts: 1 },
     });
+  });
+
+  it("an exam event shows in the learner's state read with the instructor key and in the CSV", async () => {
+    const erin = await joinAs(host.port, host.code, "Erin");
+    const r = await postEvents(host.port, erin, host.code, [
+      { seq: 1, at: Date.now(), type: "exam", score: 0.6, passed: false },
+      { seq: 2, at: Date.now(), type: "exam", score: 0.9, passed: true },
+      { seq: 3, at: Date.now(), type: "exam", score: 0.7, passed: false },
+    ]);
+    expect(r.json).toEqual({ acked: 3 });
+    const me = (await readRoom(host)).find((l) => l.id === erin.learner);
+    expect(me?.exam).toEqual({ best: 0.9, last: 0.7, attempts: 3, passed: true });
+    expect(me?.lessons).toEqual({});
+
+    const csv = await call(host.port, "GET", "/api/export.csv", {
+      headers: { Authorization: `Bearer ${host.key}` },
+    });
+    expect(csv.status).toBe(200);
+    const lines = csv.text.replace(/^\ufeff/, "").split("\r\n");
+    expect(lines[0]).toMatch(
+      /,not-modified quiz best %,not-modified quiz passed,exam best %,exam attempts,exam passed$/,
+    );
+    expect(lines).toContainEqual(
+      expect.stringMatching(/^Erin,.*,not started,0,4,0,,,0,,,90,3,yes$/),
+    );
+  });
+
+  it("a sync carries the exam of a learner who took it before joining; a sync without one (an older client) is taken; a reset of everything forgets it", async () => {
+    const fay = await joinAs(host.port, host.code, "Fay");
+    const exam = { best: 0.8, last: 0.55, attempts: 2, passed: true };
+    const synced = await postEvents(host.port, fay, host.code, [
+      { seq: 1, at: Date.now(), type: "sync", lessons: {}, exam },
+    ]);
+    expect(synced.json).toEqual({ acked: 1 });
+    const fayNow = async () => (await readRoom(host)).find((l) => l.id === fay.learner);
+    expect((await fayNow())?.exam).toEqual(exam);
+    await postEvents(host.port, fay, host.code, [
+      { seq: 2, at: Date.now(), type: "reset", lesson: "share-a-folder" },
+    ]);
+    expect((await fayNow())?.exam).toEqual(exam);
+    await postEvents(host.port, fay, host.code, [{ seq: 3, at: Date.now(), type: "reset" }]);
+    expect((await fayNow())?.exam).toBeNull();
+
+    const gus = await joinAs(host.port, host.code, "Gus");
+    const older = await postEvents(host.port, gus, host.code, [
+      {
+        seq: 1,
+        at: Date.now(),
+        type: "sync",
+        lessons: {
+          "share-a-folder": { pagesRead: [0, 1], pageCount: 3, missions: [], labOpened: false },
+        },
+        position: { lesson: "share-a-folder", screen: "reader", page: 1 },
+      },
+    ]);
+    expect(older.json).toEqual({ acked: 1 });
+    const gusNow = (await readRoom(host)).find((l) => l.id === gus.learner);
+    expect(gusNow?.exam).toBeNull();
+    expect(gusNow?.lessons["share-a-folder"]?.pagesRead).toBe(2);
   });
 
   it("refuses a wrong join code (403), a bad name (400) and a missing or wrong instructor key (401, 403)", async () => {
@@ -169,6 +230,21 @@ describe("classroom host API", () => {
       [{ seq: 1, at: 1, type: "lab", lesson: "a".repeat(65) }],
       [{ seq: 1, at: 1, type: "quiz", lesson: "x", score: 7, passed: true }],
       [{ seq: 1, at: 1, type: "lab", lesson: "x", extra: true }],
+      [{ seq: 1, at: 1, type: "exam", score: 2, passed: true }],
+      [{ seq: 1, at: 1, type: "exam", score: -0.1, passed: false }],
+      [{ seq: 1, at: 1, type: "exam", score: 0.5 }],
+      [{ seq: 1, at: 1, type: "exam", score: 0.5, passed: "yes" }],
+      [{ seq: 1, at: 1, type: "exam", score: 0.5, passed: true, lesson: "x" }],
+      [
+        {
+          seq: 1,
+          at: 1,
+          type: "sync",
+          lessons: {},
+          exam: { best: 1.5, last: 0.5, attempts: 1, passed: true },
+        },
+      ],
+      [{ seq: 1, at: 1, type: "sync", lessons: {}, exam: { best: 1, last: 1, passed: true } }],
       [{ seq: -1, at: 1, type: "lab", lesson: "x" }],
       Array.from({ length: 51 }, (_, i) => ({ seq: i + 1, at: 1, type: "lab", lesson: "x" })),
       "not a list",
@@ -182,6 +258,7 @@ describe("classroom host API", () => {
     }
     const me = (await readRoom(host)).find((l) => l.id === carol.learner);
     expect(me?.lessons).toEqual({});
+    expect(me?.exam).toBeNull();
     expect((await call(host.port, "GET", "/api/health")).status).toBe(200);
   });
 
@@ -239,7 +316,10 @@ describe("classroom host restart", () => {
     const file = join(h, "room.json");
     const first = await startHost({ home: h, data: file });
     const dora = await joinAs(first.port, first.code, "Dora");
-    await postEvents(first.port, dora, first.code, [position(1, "not-modified", "reader", 1)]);
+    await postEvents(first.port, dora, first.code, [
+      position(1, "not-modified", "reader", 1),
+      { seq: 2, at: Date.now(), type: "exam", score: 0.75, passed: true },
+    ]);
     const stopped = await first.stop();
     expect(stopped.code).toBe(0);
 
@@ -248,14 +328,83 @@ describe("classroom host restart", () => {
       expect(second.code).toBe(first.code);
       expect(second.key).toBe(first.key);
       const room = await readRoom(second);
-      expect(room.map((l) => [l.name, l.position?.lesson])).toEqual([["Dora", "not-modified"]]);
-      const again = await postEvents(second.port, dora, second.code, [
-        position(2, "share-a-folder", "quiz"),
+      expect(room.map((l) => [l.name, l.position?.lesson, l.exam])).toEqual([
+        ["Dora", "not-modified", { best: 0.75, last: 0.75, attempts: 1, passed: true }],
       ]);
-      expect(again.json).toEqual({ acked: 2 });
+      const again = await postEvents(second.port, dora, second.code, [
+        position(3, "share-a-folder", "quiz"),
+        { seq: 4, at: Date.now(), type: "exam", score: 0.5, passed: false },
+      ]);
+      expect(again.json).toEqual({ acked: 4 });
+      expect((await readRoom(second))[0]?.exam).toEqual({
+        best: 0.75,
+        last: 0.5,
+        attempts: 2,
+        passed: true,
+      });
     } finally {
       await second.stop();
     }
+  });
+
+  it("loads a room file written before the exam was kept, and keeps the exam from then on", async () => {
+    const h = tempDir("lw-classroom-older-");
+    const file = join(h, "room.json");
+    const token = "a-learner-token-from-before-the-exam-column";
+    const olga = { learner: "0123456789abcdef", token };
+    const joinedAt = Date.now() - 60_000;
+    writeFileSync(
+      file,
+      JSON.stringify({
+        version: 1,
+        code: "K7PX3M",
+        key: "an-instructor-key-from-before",
+        createdAt: joinedAt,
+        course: { title: "Workshop", lessons: [] },
+        learners: [
+          {
+            id: olga.learner,
+            name: "Olga",
+            tokenHash: createHash("sha256").update(token).digest("hex"),
+            joinedAt,
+            lastSeen: joinedAt,
+            lastActive: joinedAt,
+            lastSeq: 3,
+            position: { lesson: "share-a-folder", screen: "quiz", page: 0 },
+            lessons: {
+              "share-a-folder": {
+                pagesRead: [0, 1, 2],
+                pageCount: 3,
+                missions: ["own-404"],
+                labOpened: true,
+                quiz: { best: 1, last: 1, attempts: 1, passed: true },
+              },
+            },
+          },
+        ],
+      }),
+    );
+    const older = await startHost({ home: h, data: file });
+    try {
+      expect(older.code).toBe("K7PX3M");
+      const [before] = await readRoom(older);
+      expect(before).toMatchObject({
+        name: "Olga",
+        exam: null,
+        lessons: { "share-a-folder": { pagesRead: 3, missions: 1, quiz: { passed: true } } },
+      });
+      const r = await postEvents(older.port, olga, older.code, [
+        { seq: 4, at: Date.now(), type: "exam", score: 1, passed: true },
+      ]);
+      expect(r.json).toEqual({ acked: 4 });
+    } finally {
+      expect((await older.stop()).code).toBe(0);
+    }
+    const saved = JSON.parse(readFileSync(file, "utf8")) as {
+      learners: { exam?: unknown; lessons: Record<string, unknown> }[];
+    };
+    expect(saved.learners[0]?.exam).toEqual({ best: 1, last: 1, attempts: 1, passed: true });
+    expect(Object.keys(saved.learners[0]?.lessons ?? {})).toEqual(["share-a-folder"]);
   });
 });
 
