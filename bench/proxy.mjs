@@ -16,6 +16,7 @@ import { freePort, median, report, verdict } from "./lib.mjs";
 const root = fileURLToPath(new URL("..", import.meta.url));
 const preforkSandbox = join(root, "dist", "sandboxes", "prefork.js");
 const proxySandbox = join(root, "dist", "sandboxes", "proxy.js");
+const relayScript = join(root, "bench", "relay.mjs");
 const only = process.argv.slice(2);
 const wanted = (name) => only.length === 0 || only.includes(name);
 const WORKERS = 2;
@@ -110,6 +111,16 @@ async function startProxy(upstreamPort) {
   return { child, port };
 }
 
+/** The minimal Node relay (bench/relay.mjs) in front of `upstreamPort`: Node's floor, for reference. */
+async function startRelay(upstreamPort) {
+  const port = await freePort();
+  const child = spawn(process.execPath, [relayScript, String(port), String(upstreamPort)], {
+    stdio: "ignore",
+  });
+  await waitForPath(port, "/");
+  return { child, port };
+}
+
 /**
  * A real nginx in front of `upstreamPort`, configured as Gunicorn's docs show, for reference;
  * undefined when nginx is not installed.
@@ -170,20 +181,25 @@ if (wanted("throughput")) {
   await throughput(app.port, "/", 1);
   await throughput(proxy.port, "/", 1);
   const nginx = await startNginx(app.port);
+  const relay = await startRelay(app.port);
+  await throughput(relay.port, "/", 1);
   const direct = [];
   const proxied = [];
   const real = [];
+  const relayed = [];
   let tool = "";
   // Interleaved, so that a change in the machine's load hits all alike.
   for (let i = 0; i < 3; i++) {
     const d = await throughput(app.port, "/");
     const p = await throughput(proxy.port, "/");
     if (nginx) real.push((await throughput(nginx.port, "/")).rps);
+    relayed.push((await throughput(relay.port, "/")).rps);
     direct.push(d.rps);
     proxied.push(p.rps);
     tool = d.tool;
   }
   await stop(proxy.child);
+  await stop(relay.child);
   if (nginx) {
     await stop(nginx.child);
     rmSync(nginx.dir, { recursive: true, force: true });
@@ -205,6 +221,12 @@ if (wanted("throughput")) {
       median(direct),
     );
   }
+  report(
+    "proxy: hello req/s through a minimal Node relay (bench/relay.mjs: no limits, logs or timeouts) vs the same (reference: Node's floor)",
+    median(relayed),
+    "req/s",
+    median(direct),
+  );
 }
 
 /**
