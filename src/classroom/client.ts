@@ -158,6 +158,31 @@ export function describeMembership(m: Membership): string {
   }
 }
 
+/** The classroom link in a few words, for the course map: the learner's name and how it goes. */
+export function classroomLine(m: Membership): { text: string; ok: boolean } {
+  const waiting = m.queue.length;
+  const events = `${waiting} ${waiting === 1 ? "event waits" : "events wait"}`;
+  switch (m.status.state) {
+    case "refused":
+      return {
+        text: `Classroom: not joined, ${m.status.message ?? "the host refused"}; learn-webservers progress says more`,
+        ok: false,
+      };
+    case "offline":
+      return {
+        text: `Classroom: the host is out of reach since ${clock(m.status.at).slice(0, 5)}; ${waiting > 0 ? `${events}, sent` : "your progress goes"} when it is back`,
+        ok: false,
+      };
+    case "joining":
+      return { text: `Classroom: joining ${m.url} as ${m.name}...`, ok: true };
+    case "connected":
+      return {
+        text: `Classroom: joined as ${m.name} at ${m.url}${waiting > 0 ? `, ${events}` : ", progress sent"}`,
+        ok: true,
+      };
+  }
+}
+
 function lessonStateOf(p: ProgressStore["data"]["lessons"][string]): LessonState {
   return {
     pagesRead: p.pagesRead.slice(0, LIMITS.pagesPerLesson),
@@ -335,6 +360,7 @@ export class JoinClient {
   #stopped = false;
   #left = false;
   #lastSend = 0;
+  readonly #listeners = new Set<() => void>();
 
   constructor(
     home: string,
@@ -352,6 +378,18 @@ export class JoinClient {
 
   get membership(): Membership {
     return this.#m;
+  }
+
+  /** How the link goes, in a line for the course map. */
+  status(): { text: string; ok: boolean } {
+    if (this.#left) return { text: "Classroom: you left the room", ok: true };
+    return classroomLine(this.#m);
+  }
+
+  /** Calls `listener` whenever the membership changes (status, events waiting); returns an undo. */
+  subscribe(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
 
   /** Queues the learner's current progress and starts listening and sending. */
@@ -391,6 +429,7 @@ export class JoinClient {
       this.#stopped = true;
       this.#unsubscribe?.();
       this.#m.queue = [];
+      this.#notify();
       return false;
     }
     const fresh = readMembership(this.home);
@@ -405,6 +444,15 @@ export class JoinClient {
       writeMembership(this.home, this.#m);
     } catch {
       // Kept in memory; the next change tries to write the file again.
+    }
+    this.#notify();
+  }
+
+  #notify(): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener();
+      } catch {}
     }
   }
 

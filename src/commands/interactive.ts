@@ -62,6 +62,7 @@ export async function interactive(opts: InteractiveOptions): Promise<void> {
         exam: opts.exam,
         port: opts.port,
         host: opts.host,
+        ...(classroom ? { classroom: classroom.client } : {}),
       });
     }
   } catch (err) {

@@ -13,6 +13,7 @@ import { HelpOverlay } from "./components/HelpOverlay.js";
 import { ScreenDigitsContext } from "./components/ScreenFrame.js";
 import { TooSmall } from "./components/TooSmall.js";
 import { useActiveTime } from "./hooks/use-active-time.js";
+import type { ClassroomLink } from "./hooks/use-classroom.js";
 import { useKeys } from "./hooks/use-keys.js";
 import type { CreateLabSession } from "./hooks/use-lab-session.js";
 import { MIN_COLUMNS, MIN_ROWS, useTerminalSize } from "./hooks/use-terminal-size.js";
@@ -34,6 +35,8 @@ export interface AppProps {
   port?: number;
   host?: string;
   createLabSession?: CreateLabSession;
+  /** The classroom join client, when the learner joined one. */
+  classroom?: ClassroomLink;
   /** The one way out: the caller unmounts Ink and shuts down. */
   onQuit: () => void;
 }
@@ -79,6 +82,7 @@ export function App({
   port,
   host,
   createLabSession = newLabSession,
+  classroom,
   onQuit,
 }: AppProps) {
   const { columns, rows } = useTerminalSize();
@@ -270,6 +274,7 @@ export function App({
         course={course}
         progress={progress}
         notice={notice}
+        classroom={classroom}
         width={columns}
         height={height}
         isActive={screenActive}

@@ -3,6 +3,7 @@ import type { LoadedCourse } from "../course/schema.js";
 import { installExitHandlers, onShutdown, shutdown } from "../lab/supervisor.js";
 import type { ProgressStore } from "../progress/store.js";
 import { App } from "./App.js";
+import type { ClassroomLink } from "./hooks/use-classroom.js";
 import { ThemeContext, themeFromEnv } from "./theme.js";
 
 export interface RunTuiOptions {
@@ -13,6 +14,8 @@ export interface RunTuiOptions {
   exam?: boolean;
   port?: number;
   host?: string;
+  /** The classroom join client, when the learner joined one: the map shows how it goes. */
+  classroom?: ClassroomLink;
   stdin?: NodeJS.ReadStream;
   stdout?: NodeJS.WriteStream;
 }
@@ -45,6 +48,7 @@ export async function runTui(opts: RunTuiOptions): Promise<void> {
         startExam={opts.exam}
         port={opts.port}
         host={opts.host}
+        classroom={opts.classroom}
         onQuit={quit}
       />
     </ThemeContext.Provider>,

@@ -153,6 +153,8 @@ export async function openApp(
     progress?: (home: string) => ProgressStore;
     /** The port labs ask for, as with `lab --port N`. */
     port?: number;
+    /** A classroom link made once the progress home exists (a join client, for one). */
+    classroom?: (home: string, progress: ProgressStore) => NonNullable<AppProps["classroom"]>;
   } = {},
 ): Promise<OpenedApp> {
   const course = options.course ?? (await fixtureCourse());
@@ -168,6 +170,7 @@ export async function openApp(
   };
   if (options.start) props.start = options.start;
   if (options.port !== undefined) props.port = options.port;
+  if (options.classroom) props.classroom = options.classroom(home, progress);
   const screen = await renderAt(createElement(App, props), options);
   opened.push(() => {
     screen.unmount();

@@ -11,6 +11,7 @@ import {
 import { nextStep } from "../../progress/next-step.js";
 import type { ProgressStore } from "../../progress/store.js";
 import { ScreenFrame, STATUS_BAR_LINES } from "../components/ScreenFrame.js";
+import { type ClassroomLink, useClassroom } from "../hooks/use-classroom.js";
 import { useKeys } from "../hooks/use-keys.js";
 import {
   describeRoute,
@@ -27,6 +28,8 @@ export interface CourseMapScreenProps {
   course: LoadedCourse;
   progress: ProgressStore;
   notice?: string;
+  /** The classroom join client, when the learner joined one. */
+  classroom?: ClassroomLink;
   width: number;
   height: number;
   isActive: boolean;
@@ -98,12 +101,14 @@ export function CourseMapScreen({
   course,
   progress,
   notice,
+  classroom,
   width,
   height,
   isActive,
   onNavigate,
   onQuit,
 }: CourseMapScreenProps) {
+  const classroomStatus = useClassroom(classroom);
   // "Continue" once the learner has been somewhere, and only while there is something left to do.
   const step = progress.data.last ? nextStep(course.lessons, progress) : undefined;
   const resume = step && stepRoute(step);
@@ -192,6 +197,7 @@ export function CourseMapScreen({
         selected={index}
         detail={lessons.find((s) => s.lesson === detailLesson)}
         complete={results.complete}
+        classroom={classroomStatus}
         width={width}
         height={height - STATUS_BAR_LINES}
       />

@@ -46,6 +46,8 @@ export interface CourseMapViewProps {
   detail?: LessonSummary;
   /** Every quiz (and the exam) passed: the header says so rather than counting done lessons. */
   complete?: boolean;
+  /** How the classroom link goes, when the learner joined one: shown under the header. */
+  classroom?: { text: string; ok: boolean };
   width: number;
   height: number;
 }
@@ -129,6 +131,7 @@ export function CourseMapView({
   selected,
   detail,
   complete = false,
+  classroom,
   width,
   height,
 }: CourseMapViewProps) {
@@ -233,7 +236,16 @@ export function CourseMapView({
           {line}
         </Text>
       ))}
-      <Text> </Text>
+      {classroom ? (
+        <Text
+          color={classroom.ok ? theme.text.secondary : theme.status.warning}
+          wrap="truncate-end"
+        >
+          {classroom.text}
+        </Text>
+      ) : (
+        <Text> </Text>
+      )}
       {rows}
       <Text> </Text>
       {details.map(({ id, line }) => (
