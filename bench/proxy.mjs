@@ -176,57 +176,65 @@ function stop(child) {
 }
 
 if (wanted("throughput")) {
-  const app = await startPrefork(["--workers", String(WORKERS)]);
-  const proxy = await startProxy(app.port);
-  await throughput(app.port, "/", 1);
-  await throughput(proxy.port, "/", 1);
-  const nginx = await startNginx(app.port);
-  const relay = await startRelay(app.port);
-  await throughput(relay.port, "/", 1);
-  const direct = [];
-  const proxied = [];
-  const real = [];
-  const relayed = [];
-  let tool = "";
-  // Interleaved, so that a change in the machine's load hits all alike.
-  for (let i = 0; i < 3; i++) {
-    const d = await throughput(app.port, "/");
-    const p = await throughput(proxy.port, "/");
-    if (nginx) real.push((await throughput(nginx.port, "/")).rps);
-    relayed.push((await throughput(relay.port, "/")).rps);
-    direct.push(d.rps);
-    proxied.push(p.rps);
-    tool = d.tool;
-  }
-  await stop(proxy.child);
-  await stop(relay.child);
-  if (nginx) {
-    await stop(nginx.child);
-    rmSync(nginx.dir, { recursive: true, force: true });
-  }
-  await stop(app.child);
-  report(
-    `proxy: hello req/s through the proxy vs the prefork sandbox directly, ${WORKERS} workers (${tool}, median of 3)`,
-    median(proxied),
-    "req/s",
-    median(direct),
-    0.6,
-    "higher",
-  );
-  if (nginx) {
+  const started = [];
+  let nginxDir;
+  try {
+    const app = await startPrefork(["--workers", String(WORKERS)]);
+    started.push(app.child);
+    const proxy = await startProxy(app.port);
+    started.push(proxy.child);
+    await throughput(app.port, "/", 1);
+    await throughput(proxy.port, "/", 1);
+    const nginx = await startNginx(app.port);
+    if (nginx) {
+      started.push(nginx.child);
+      nginxDir = nginx.dir;
+    }
+    const relay = await startRelay(app.port);
+    started.push(relay.child);
+    await throughput(relay.port, "/", 1);
+    const direct = [];
+    const proxied = [];
+    const real = [];
+    const relayed = [];
+    let tool = "";
+    // Interleaved, so that a change in the machine's load hits all alike.
+    for (let i = 0; i < 3; i++) {
+      const d = await throughput(app.port, "/");
+      const p = await throughput(proxy.port, "/");
+      if (nginx) real.push((await throughput(nginx.port, "/")).rps);
+      relayed.push((await throughput(relay.port, "/")).rps);
+      direct.push(d.rps);
+      proxied.push(p.rps);
+      tool = d.tool;
+    }
     report(
-      "proxy: hello req/s through a real nginx 1.22 vs the same prefork sandbox directly (reference)",
-      median(real),
+      `proxy: hello req/s through the proxy vs the prefork sandbox directly, ${WORKERS} workers (${tool}, median of 3)`,
+      median(proxied),
+      "req/s",
+      median(direct),
+      0.6,
+      "higher",
+    );
+    if (nginx) {
+      report(
+        "proxy: hello req/s through a real nginx 1.22 vs the same prefork sandbox directly (reference)",
+        median(real),
+        "req/s",
+        median(direct),
+      );
+    }
+    report(
+      "proxy: hello req/s through a minimal Node relay (bench/relay.mjs: no limits, logs or timeouts) vs the same (reference: about the most a Node front server reaches here)",
+      median(relayed),
       "req/s",
       median(direct),
     );
+  } finally {
+    // The front servers first, the app server they stand in front of last.
+    for (const child of started.reverse()) await stop(child);
+    if (nginxDir) rmSync(nginxDir, { recursive: true, force: true });
   }
-  report(
-    "proxy: hello req/s through a minimal Node relay (bench/relay.mjs: no limits, logs or timeouts) vs the same (reference: Node's floor)",
-    median(relayed),
-    "req/s",
-    median(direct),
-  );
 }
 
 /**

@@ -1,8 +1,10 @@
 /**
  * The least a front server written for Node can do, for reference in bench/proxy.mjs: read a
- * request head from a keep-alive client, open a connection to the upstream, send it a minimal
- * HTTP/1.0 request, read the answer to its close and pass its body on. No limits, no logs, no
- * timeouts, no headers of its own: what is left is Node's own cost per request.
+ * request head from a keep-alive client (one request at a time, as wrk sends them), open a
+ * connection to the upstream, send it a minimal HTTP/1.0 request, read the answer to its close
+ * and pass its status and body on. No limits, no logs, no timeouts, no headers of its own: what
+ * is left is Node's own cost per request, so its throughput is about the most a Node front
+ * server reaches on the machine.
  * Usage: node bench/relay.mjs PORT UPSTREAM_PORT
  */
 import { connect, createServer } from "node:net";
@@ -29,11 +31,17 @@ const server = createServer({ noDelay: true }, (client) => {
     upstream.on("end", () => {
       upstream.destroy();
       const answer = Buffer.concat(chunks);
-      const body = answer.subarray(answer.indexOf("\r\n\r\n") + 4);
+      const headEnd = answer.indexOf("\r\n\r\n");
+      const status = /^HTTP\/1\.[01] (\d{3}[^\r\n]*)/.exec(answer.toString("latin1", 0, 64))?.[1];
+      if (headEnd < 0 || status === undefined) {
+        client.destroy();
+        return;
+      }
+      const body = answer.subarray(headEnd + 4);
       client.write(
         Buffer.concat([
           Buffer.from(
-            `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\nConnection: keep-alive\r\n\r\n`,
+            `HTTP/1.1 ${status}\r\nContent-Length: ${body.length}\r\nConnection: keep-alive\r\n\r\n`,
             "latin1",
           ),
           body,
@@ -41,6 +49,10 @@ const server = createServer({ noDelay: true }, (client) => {
       );
     });
   });
+});
+server.on("error", (err) => {
+  console.error(`relay: cannot listen on 127.0.0.1:${port}: ${err.message}`);
+  process.exit(1);
 });
 server.listen(port, "127.0.0.1");
 process.on("SIGTERM", () => process.exit(0));

@@ -417,6 +417,5 @@ export async function runParent(opts: DevReloadOptions): Promise<void> {
     });
     if (flavour === "flask") stderrOut.write(flaskRestarting(watcher.kind));
   }
-  flushOutput();
   current = startChild();
 }

@@ -3,6 +3,7 @@ import { request as httpRequest, type IncomingHttpHeaders } from "node:http";
 import { request as httpsRequest } from "node:https";
 import * as z from "zod/mini";
 import { writeFileAtomic } from "../atomic-write.js";
+import { safeText } from "../course/control.js";
 import type { ProgressChange, ProgressStore } from "../progress/store.js";
 import { hasMembership, membershipPath } from "./membership.js";
 import {
@@ -158,6 +159,15 @@ export function describeMembership(m: Membership): string {
   }
 }
 
+/** "10:02" today, "25 Nov 10:02" on another day. */
+function since(ms: number, now = Date.now()): string {
+  const at = new Date(ms);
+  const time = clock(ms).slice(0, 5);
+  if (at.toDateString() === new Date(now).toDateString()) return time;
+  const month = at.toLocaleString("en-GB", { month: "short" });
+  return `${at.getDate()} ${month} ${time}`;
+}
+
 /** The classroom link in a few words, for the course map: the learner's name and how it goes. */
 export function classroomLine(m: Membership): { text: string; ok: boolean } {
   const waiting = m.queue.length;
@@ -168,11 +178,17 @@ export function classroomLine(m: Membership): { text: string; ok: boolean } {
         text: `Classroom: not joined, ${m.status.message ?? "the host refused"}; learn-webservers progress says more`,
         ok: false,
       };
-    case "offline":
-      return {
-        text: `Classroom: the host is out of reach since ${clock(m.status.at).slice(0, 5)}; ${waiting > 0 ? `${events}, sent` : "your progress goes"} when it is back`,
-        ok: false,
-      };
+    case "offline": {
+      const then = since(m.status.at);
+      const later = `${waiting > 0 ? `${events}, sent` : "your progress goes"} when it`;
+      // "the host is busy: the room is full", "the host asked to slow down": reached, not taking.
+      return m.status.message !== undefined && /^the host\b/.test(m.status.message)
+        ? { text: `Classroom: ${m.status.message} (since ${then}); ${later} takes it`, ok: false }
+        : {
+            text: `Classroom: the host is out of reach since ${then}; ${later} is back`,
+            ok: false,
+          };
+    }
     case "joining":
       return { text: `Classroom: joining ${m.url} as ${m.name}...`, ok: true };
     case "connected":
@@ -328,7 +344,10 @@ function errorText(error: unknown): string {
 
 function replyError(reply: Reply): string {
   const message = (reply.body as { error?: unknown } | undefined)?.error;
-  return typeof message === "string" ? message.slice(0, 200) : `HTTP ${reply.status}`;
+  // Whatever answers at the URL writes this text, shown in the learner's terminal.
+  return typeof message === "string"
+    ? safeText(message.slice(0, 200)).replace(/\s+/g, " ")
+    : `HTTP ${reply.status}`;
 }
 
 export interface ClientOptions {

@@ -26,12 +26,13 @@ function percent(score: number | undefined): string {
 
 /**
  * The room as CSV: one row per learner, then per lesson its missions met and the best quiz score
- * in percent, then the final exam's best score, attempts and whether it is passed (last, so that
- * the earlier columns keep their places). CRLF line ends; a UTF-8 byte order mark so that
+ * in percent, then, for a course with a final exam, its best score, attempts and whether it is
+ * passed (last, so that the earlier columns keep their places). CRLF line ends; a UTF-8 byte order mark so that
  * spreadsheets read names right.
  */
 export function roomCsv(room: RoomData): string {
   const lessons = room.course.lessons;
+  const withExam = room.course.exam !== undefined;
   const header = [
     "name",
     "joined",
@@ -41,9 +42,7 @@ export function roomCsv(room: RoomData): string {
     "missions met",
     "missions in course",
     ...lessons.flatMap((l) => [`${l.id} missions`, `${l.id} quiz best %`, `${l.id} quiz passed`]),
-    "exam best %",
-    "exam attempts",
-    "exam passed",
+    ...(withExam ? ["exam best %", "exam attempts", "exam passed"] : []),
   ];
   const total = lessons.reduce((n, l) => n + l.missions.length, 0);
   const rows = [...room.learners]
@@ -71,9 +70,13 @@ export function roomCsv(room: RoomData): string {
             state?.quiz ? (state.quiz.passed ? "yes" : "no") : "",
           ];
         }),
-        percent(learner.exam?.best),
-        learner.exam?.attempts ?? 0,
-        learner.exam ? (learner.exam.passed ? "yes" : "no") : "",
+        ...(withExam
+          ? [
+              percent(learner.exam?.best),
+              learner.exam?.attempts ?? 0,
+              learner.exam ? (learner.exam.passed ? "yes" : "no") : "",
+            ]
+          : []),
       ];
     });
   return `\ufeff${[header, ...rows].map(csvLine).join("")}`;

@@ -58,7 +58,7 @@ it ends in <code>#key=</code> and a secret.</p>
 <h2>Learners (<span id="count">0</span>) <a class="button" id="export" href="#" download="classroom.csv">Export CSV</a></h2>
 <p id="empty" class="muted">Nobody has joined yet.</p>
 <table id="learners" hidden>
-<thead><tr><th>Name</th><th>Lesson</th><th>Step</th><th>Missions</th><th>Quizzes</th><th>Exam</th><th>Idle</th></tr></thead>
+<thead><tr><th>Name</th><th>Lesson</th><th>Step</th><th>Missions</th><th>Quizzes</th><th id="exam-head">Exam</th><th>Idle</th></tr></thead>
 <tbody></tbody>
 </table>
 </section>
@@ -134,11 +134,14 @@ function examAttempts(learner) {
   return e.attempts + (e.attempts === 1 ? " attempt" : " attempts") + ", last " + Math.round(e.last * 100) + "%";
 }
 function renderExamCount() {
+  $("exam-head").hidden = !room.exam;
+  $("exam-passed").hidden = !room.exam;
+  if (!room.exam) return;
   const took = room.learners.filter((l) => l.exam).length;
   const passed = room.learners.filter((l) => l.exam && l.exam.passed).length;
   $("exam-passed").textContent = took
-    ? "Final exam: " + passed + " of " + room.learners.length + " passed (" + took + " took it)"
-    : "Final exam: nobody has taken it yet";
+    ? room.exam.title + ": " + passed + " of " + room.learners.length + " passed (" + took + " took it)"
+    : room.exam.title + ": nobody has taken it yet";
 }
 function idleCell(td, learner) {
   const now = Date.now() + offset;
@@ -203,9 +206,11 @@ function render() {
       el("td", missionsOf(learner), "missions"),
       el("td", quizzesOf(learner), "quizzes"),
     );
-    const exam = el("td", examOf(learner), "exam");
-    exam.title = examAttempts(learner);
-    tr.append(exam);
+    if (room.exam) {
+      const exam = el("td", examOf(learner), "exam");
+      exam.title = examAttempts(learner);
+      tr.append(exam);
+    }
     const idle = el("td");
     idleCell(idle, learner);
     tr.append(idle);

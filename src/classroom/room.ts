@@ -17,6 +17,8 @@ export const ROOM_VERSION = 1;
 export interface CourseOutline {
   title: string;
   lessons: { id: string; title: string; pages: number; missions: string[] }[];
+  /** The course's final exam, when it has one. */
+  exam?: { title: string };
 }
 
 export interface LearnerRecord {
@@ -57,6 +59,8 @@ const outlineSchema = z.object({
       missions: z.array(z.string()),
     }),
   ),
+  /** The course's final exam, when it has one. */
+  exam: z.optional(z.object({ title: z.string() })),
 });
 
 const learnerSchema = z.object({
@@ -82,7 +86,7 @@ export const roomSchema = z.object({
 });
 
 export function outlineOf(course: LoadedCourse): CourseOutline {
-  return {
+  const outline: CourseOutline = {
     title: course.course.title,
     lessons: course.lessons.map((l) => ({
       id: l.id,
@@ -91,6 +95,8 @@ export function outlineOf(course: LoadedCourse): CourseOutline {
       missions: l.lab.missions.map((m) => m.id),
     })),
   };
+  if (course.exam) outline.exam = { title: course.exam.title };
+  return outline;
 }
 
 function emptyLesson(): LessonState {
@@ -229,6 +235,8 @@ export interface RoomView {
   now: number;
   title: string;
   lessons: { id: string; title: string; pages: number; missions: number }[];
+  /** The course's final exam, or null when it has none (the dashboard leaves its column out). */
+  exam: { title: string } | null;
   learners: LearnerView[];
 }
 
@@ -250,6 +258,7 @@ export function roomView(room: RoomData, now: number): RoomView {
       pages: l.pages,
       missions: l.missions.length,
     })),
+    exam: room.course.exam ?? null,
     learners: room.learners.map((learner) => ({
       id: learner.id,
       name: learner.name,

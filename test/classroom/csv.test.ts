@@ -30,7 +30,9 @@ function learner(id: string, name: string): LearnerRecord {
 
 beforeAll(async () => {
   assertBuilt();
-  room = newRoom(outlineOf(await loadCourse(PACK)), Date.UTC(2026, 10, 26, 9, 0, 0));
+  // The example pack has no exam; the room is given one, as the built-in course has.
+  const outline = { ...outlineOf(await loadCourse(PACK)), exam: { title: "Final exam" } };
+  room = newRoom(outline, Date.UTC(2026, 10, 26, 9, 0, 0));
   const at = Date.UTC(2026, 10, 26, 9, 30, 0);
   const a = learner("a1", 'Smith, "Jo"');
   applyEvents(
@@ -95,6 +97,15 @@ describe("room CSV", () => {
     for (const name of ["'+1", "'-2", "'@SUM(A1)", "'\tTab"]) expect(csv).toContain(`\r\n${name},`);
     // No field anywhere starts a formula.
     for (const line of lines.slice(1)) expect(line).not.toMatch(/(^|,)[=+\-@]/);
+  });
+
+  it("leaves the exam columns out for a course without an exam", () => {
+    const { exam: _, ...withoutExam } = room.course;
+    const csv = roomCsv({ ...room, course: withoutExam });
+    const [header, first] = csv.slice(1).split("\r\n");
+    expect(header?.endsWith(",not-modified quiz passed")).toBe(true);
+    expect(header).not.toContain("exam");
+    expect(first?.split(",").length).toBe(header?.split(",").length);
   });
 
   it("classroom export writes the same CSV from the room file, to a file or stdout", async () => {

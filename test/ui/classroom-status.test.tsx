@@ -1,12 +1,19 @@
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
-import { classroomLine, JoinClient, joinRoom } from "../../src/classroom/client.js";
+import {
+  classroomLine,
+  JoinClient,
+  joinRoom,
+  leaveRoom,
+  type Membership,
+} from "../../src/classroom/client.js";
 import { ClassroomHost } from "../../src/classroom/host.js";
 import { outlineOf } from "../../src/classroom/room.js";
 import { newRoom } from "../../src/classroom/room-file.js";
 import { loadCourse } from "../../src/course/loader.js";
 import type { LoadedCourse } from "../../src/course/schema.js";
-import { PACK } from "../classroom/helpers.js";
+import { ProgressStore } from "../../src/progress/store.js";
+import { PACK, until } from "../classroom/helpers.js";
 import { removeTemps, tempDir } from "../cli/helpers.js";
 import { closeApps, openApp } from "./helpers.js";
 
@@ -49,7 +56,35 @@ describe("the classroom line on the course map", () => {
     hosts.length = 0;
     progress.markLabOpened(course.lessons[0]?.id ?? "");
     const away = await screen.waitFor("the host is out of reach", 5000);
-    expect(away).toMatch(/Classroom: the host is out of reach since \d\d:\d\d; 1 event waits, sent/);
+    expect(away).toMatch(
+      /Classroom: the host is out of reach since \d\d:\d\d; 1 event waits, sent/,
+    );
+  });
+
+  test("the join client calls back on each change until undone, and says when the learner left", async () => {
+    const home = tempDir("lw-map-sub-");
+    const store = ProgressStore.open({ home });
+    const membership = joinRoom(home, { url: "http://127.0.0.1:9", code: "ABCDEF", name: "Ann" });
+    const client = new JoinClient(home, membership, store, { timeoutMs: 200, retryMs: 50 });
+    clients.push(client);
+    let calls = 0;
+    const undo = client.subscribe(() => {
+      calls++;
+    });
+    client.start();
+    await until(
+      async () => client.status().text.includes("out of reach"),
+      "the client to find the host out of reach",
+    );
+    expect(calls).toBeGreaterThan(0);
+    undo();
+    const before = calls;
+    store.markLabOpened(course.lessons[0]?.id ?? "");
+    await client.flush();
+    expect(calls).toBe(before);
+    leaveRoom(home);
+    store.markLabOpened(course.lessons[1]?.id ?? "");
+    expect(client.status()).toEqual({ text: "Classroom: you left the room", ok: true });
   });
 
   test("a map without a classroom keeps its blank line", async () => {
@@ -61,31 +96,53 @@ describe("the classroom line on the course map", () => {
 });
 
 describe("classroomLine", () => {
-  const base = {
-    version: 1 as const,
+  const base: Omit<Membership, "status"> = {
+    version: 1,
     url: "http://10.0.0.2:8090",
     code: "K7PX3M",
     name: "Ada",
     nextSeq: 1,
     queue: [],
   };
+  const line = (status: Membership["status"]) => classroomLine({ ...base, status });
+
   test("names the learner and the host while it goes well, and warns when it does not", () => {
-    expect(classroomLine({ ...base, status: { state: "connected", at: 0 } } as never)).toEqual({
+    const now = Date.now();
+    expect(line({ state: "connected", at: now })).toEqual({
       text: "Classroom: joined as Ada at http://10.0.0.2:8090, progress sent",
       ok: true,
     });
-    expect(classroomLine({ ...base, status: { state: "joining", at: 0 } } as never)).toEqual({
+    expect(line({ state: "joining", at: now })).toEqual({
       text: "Classroom: joining http://10.0.0.2:8090 as Ada...",
       ok: true,
     });
-    const refused = classroomLine({
-      ...base,
-      status: { state: "refused", at: 0, message: "the host refused to let you join: wrong code" },
-    } as never);
+    const refused = line({
+      state: "refused",
+      at: now,
+      message: "the host refused to let you join: wrong code",
+    });
     expect(refused.ok).toBe(false);
     expect(refused.text).toContain("wrong code; learn-webservers progress says more");
-    const offline = classroomLine({ ...base, status: { state: "offline", at: 0 } } as never);
+    const offline = line({ state: "offline", at: now, message: "ECONNREFUSED" });
     expect(offline.ok).toBe(false);
-    expect(offline.text).toMatch(/since \d\d:\d\d; your progress goes when it is back$/);
+    expect(offline.text).toMatch(
+      /^Classroom: the host is out of reach since \d\d:\d\d; your progress goes when it is back$/,
+    );
+  });
+
+  test("a host that answers but does not take events is not called out of reach", () => {
+    const busy = line({
+      state: "offline",
+      at: Date.now(),
+      message: "the host is busy: the room is full (500 learners)",
+    });
+    expect(busy.text).toMatch(
+      /^Classroom: the host is busy: the room is full \(500 learners\) \(since \d\d:\d\d\); your progress goes when it takes it$/,
+    );
+  });
+
+  test("names the day when the trouble began on another one", () => {
+    const old = line({ state: "offline", at: Date.UTC(2026, 10, 20, 9, 30), message: "ETIMEDOUT" });
+    expect(old.text).toMatch(/since \d{1,2} Nov \d\d:\d\d;/);
   });
 });
