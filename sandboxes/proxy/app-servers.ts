@@ -8,7 +8,12 @@ import { type ChildProcess, fork } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { type BufferedWriter, stderrOut, stdoutOut } from "../shared/output.js";
-import type { KillWorkerControl, SandboxEvent, SignalControl } from "../shared/protocol.js";
+import type {
+  KillWorkerControl,
+  SandboxEvent,
+  SignalControl,
+  WorkerEvent,
+} from "../shared/protocol.js";
 
 /** How long an app server may take to have every worker answering. */
 const READY_TIMEOUT_MS = 8000;
@@ -55,6 +60,8 @@ export class AppServer {
   url = "";
   /** Worker pids alive now, from the server's worker events. */
   readonly workers = new Set<number>();
+  /** The last event of each live worker, to say it is gone when its master dies without a word. */
+  readonly #lastWorkerEvent = new Map<number, WorkerEvent>();
   readonly ready: Promise<boolean>;
   #exited = false;
   #stopping = false;
@@ -72,7 +79,26 @@ export class AppServer {
     this.#done = new Promise((resolve) => {
       this.child.once("exit", (code, signal) => {
         this.#exited = true;
+        if (!this.#stopping) {
+          // A master killed outright sends nothing more; its workers follow it within a second.
+          for (const last of this.#lastWorkerEvent.values()) {
+            hooks.onEvent(
+              {
+                type: "worker",
+                pid: last.pid,
+                index: last.index,
+                state: "exited",
+                at: Date.now(),
+                bootedAt: last.bootedAt,
+                served: last.served,
+                reason: "shutdown",
+              },
+              this,
+            );
+          }
+        }
         this.workers.clear();
+        this.#lastWorkerEvent.clear();
         if (!this.#stopping) hooks.onExit(this, code, signal);
         resolve();
       });
@@ -95,8 +121,13 @@ export class AppServer {
         case "stopping":
           return;
         case "worker":
-          if (msg.state === "exited") this.workers.delete(msg.pid);
-          else this.workers.add(msg.pid);
+          if (msg.state === "exited") {
+            this.workers.delete(msg.pid);
+            this.#lastWorkerEvent.delete(msg.pid);
+          } else {
+            this.workers.add(msg.pid);
+            this.#lastWorkerEvent.set(msg.pid, msg);
+          }
           hooks.onEvent(msg, this);
           return;
         case "request":

@@ -168,32 +168,30 @@ function since(ms: number, now = Date.now()): string {
   return `${at.getDate()} ${month} ${time}`;
 }
 
-/** The classroom link in a few words, for the course map: the learner's name and how it goes. */
+/** The classroom link in a few words, for the course map: short enough for 80 columns. */
 export function classroomLine(m: Membership): { text: string; ok: boolean } {
   const waiting = m.queue.length;
-  const events = `${waiting} ${waiting === 1 ? "event waits" : "events wait"}`;
+  const events =
+    waiting > 0 ? ` · ${waiting} ${waiting === 1 ? "event waits" : "events wait"}` : "";
+  const host = m.url.replace(/^https?:\/\//, "");
   switch (m.status.state) {
     case "refused":
       return {
-        text: `Classroom: not joined, ${m.status.message ?? "the host refused"}; learn-webservers progress says more`,
+        text: `Classroom: not joined, ${m.status.message ?? "the host refused"}`,
         ok: false,
       };
     case "offline": {
       const then = since(m.status.at);
-      const later = `${waiting > 0 ? `${events}, sent` : "your progress goes"} when it`;
       // "the host is busy: the room is full", "the host asked to slow down": reached, not taking.
       return m.status.message !== undefined && /^the host\b/.test(m.status.message)
-        ? { text: `Classroom: ${m.status.message} (since ${then}); ${later} takes it`, ok: false }
-        : {
-            text: `Classroom: the host is out of reach since ${then}; ${later} is back`,
-            ok: false,
-          };
+        ? { text: `Classroom: ${m.status.message} (since ${then})${events}`, ok: false }
+        : { text: `Classroom: host out of reach since ${then}${events}`, ok: false };
     }
     case "joining":
-      return { text: `Classroom: joining ${m.url} as ${m.name}...`, ok: true };
+      return { text: `Classroom: joining ${host} as ${m.name}...`, ok: true };
     case "connected":
       return {
-        text: `Classroom: joined as ${m.name} at ${m.url}${waiting > 0 ? `, ${events}` : ", progress sent"}`,
+        text: `Classroom: joined ${host} as ${m.name} · ${waiting > 0 ? `${waiting} to send` : "progress sent"}`,
         ok: true,
       };
   }

@@ -1,7 +1,6 @@
 import { writeFileSync } from "node:fs";
 import { networkInterfaces } from "node:os";
 import { resolve } from "node:path";
-import type { JoinClient } from "../classroom/client.js";
 import { hasMembership } from "../classroom/membership.js";
 import type { RoomData } from "../classroom/room.js";
 import { safeText } from "../course/control.js";
@@ -283,7 +282,11 @@ export function checkJoinOptions(opts: JoinOptions): void {
 }
 
 export interface ClassroomSession {
-  client: JoinClient;
+  /** What the course map shows of the link: the join client, or a refusal that stands. */
+  link: {
+    status(): { text: string; ok: boolean };
+    subscribe(listener: () => void): () => void;
+  };
   /** Stops the client after one last try to send; says so when events still wait. */
   stop(): Promise<void>;
 }
@@ -299,7 +302,7 @@ export async function startClassroom(
 ): Promise<ClassroomSession | undefined> {
   checkJoinOptions(opts);
   if (opts.join === undefined && !hasMembership(progress.home)) return undefined;
-  const { JoinClient, describeMembership, joinRoom, readMembership } = await import(
+  const { JoinClient, classroomLine, describeMembership, joinRoom, readMembership } = await import(
     "../classroom/client.js"
   );
   let membership: ReturnType<typeof readMembership>;
@@ -322,13 +325,18 @@ export async function startClassroom(
     if (!membership) return undefined;
     if (membership.status.state === "refused") {
       say(describeMembership(membership));
-      return undefined;
+      // Nothing is sent after a refusal, but the map keeps saying why until the learner acts.
+      const refused = classroomLine(membership);
+      return {
+        link: { status: () => refused, subscribe: () => () => {} },
+        stop: async () => {},
+      };
     }
   }
   const client = new JoinClient(progress.home, membership, progress);
   client.start();
   return {
-    client,
+    link: client,
     stop: async () => {
       await client.stop();
       const m = client.membership;

@@ -62,7 +62,7 @@ export async function interactive(opts: InteractiveOptions): Promise<void> {
         exam: opts.exam,
         port: opts.port,
         host: opts.host,
-        ...(classroom ? { classroom: classroom.client } : {}),
+        ...(classroom ? { classroom: classroom.link } : {}),
       });
     }
   } catch (err) {

@@ -115,8 +115,8 @@ export function upstreamsLine(view: ProxyView, now?: number): string {
         : left === undefined
           ? "DOWN"
           : left > 0
-            ? `DOWN for ${left} s`
-            : "up again to try";
+            ? `DOWN, retried in ${left} s`
+            : "DOWN, retried next";
     parts.push(`${shortUpstream(up.upstream)} ${state}, ${up.active} busy, ${up.requests} req`);
   }
   if (u.cache) {

@@ -156,6 +156,38 @@ describe("proxy sandbox: the lab's controls reach gunicorn", () => {
     await p.waitFor(() => p.lastUpstreams()?.upstreams.some((u) => u.state === "down") === true);
   });
 
+  it("a master killed outright: its workers are reported gone, as they follow it", async () => {
+    const p = await start(["--app-servers", "2", "--workers", "2"]);
+    await p.waitFor(() => p.masters().length === 2, 5000, "two masters");
+    const workerEvents = () => p.events.filter((e): e is WorkerEvent => e.type === "worker");
+    await p.waitFor(
+      () =>
+        new Set(
+          workerEvents()
+            .filter((e) => e.state === "idle")
+            .map((e) => e.pid),
+        ).size === 4,
+      5000,
+      "four idle workers",
+    );
+    const [first] = p.masters();
+    const before = new Set(workerEvents().map((e) => e.pid));
+    process.kill(first ?? 0, "SIGKILL");
+    await p.waitFor(
+      () =>
+        workerEvents().filter((e) => e.state === "exited" && e.reason === "shutdown").length === 2,
+      5000,
+      "two workers reported exited",
+    );
+    const gone = workerEvents()
+      .filter((e) => e.state === "exited")
+      .map((e) => e.pid);
+    expect(gone.every((pid) => before.has(pid))).toBe(true);
+    // Only the killed master's workers: the other app server still answers.
+    expect((await get(p.port, "/")).status).toBe(200);
+    await p.waitFor(() => gone.every((pid) => !alive(pid)), 3000, "its workers to be gone");
+  });
+
   it("keeps answering 502 with an app that does not import, and says why", async () => {
     const p = await start(["--app", "broken"]);
     await p.waitFor(() => p.events.some((e) => e.type === "error"), 5000, "the app server's error");

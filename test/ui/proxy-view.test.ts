@@ -101,9 +101,9 @@ describe("the proxy's request paths", () => {
     expect(view.paths[0]?.id).toBe(11);
     expect(view.routes).toEqual({ static: 30, proxied: 30, cache: 0, error: 0 });
     expect(upstreamsLine(view)).toBe(
-      "2 clients (1 still sending) · :1 DOWN for 10 s, 0 busy, 3 req · :2 up, 1 busy, 5 req · cache 3 hits, 2 misses",
+      "2 clients (1 still sending) · :1 DOWN, retried in 10 s, 0 busy, 3 req · :2 up, 1 busy, 5 req · cache 3 hits, 2 misses",
     );
-    expect(upstreamsLine(view, T0 + 4_000)).toContain(":1 DOWN for 6 s");
-    expect(upstreamsLine(view, T0 + 12_000)).toContain(":1 up again to try");
+    expect(upstreamsLine(view, T0 + 4_000)).toContain(":1 DOWN, retried in 6 s");
+    expect(upstreamsLine(view, T0 + 12_000)).toContain(":1 DOWN, retried next");
   });
 });
