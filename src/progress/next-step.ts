@@ -27,8 +27,9 @@ export function lessonStep(lesson: Lesson, progress: ProgressView): NextStep {
 
 /**
  * The next useful step of the course: the saved position, unless its lesson is done or what it
- * points at is finished (the quiz passed, every mission of the lab met); then the first lesson not
- * done (see `lessonStep`).
+ * points at is finished (the quiz passed, every mission of the lab met). A finished lab goes on
+ * in its own lesson (its unread pages, then its quiz); otherwise the first lesson not done (see
+ * `lessonStep`).
  * Undefined when every lesson is done.
  */
 export function nextStep(lessons: readonly Lesson[], progress: ProgressView): NextStep | undefined {
@@ -44,6 +45,8 @@ export function nextStep(lessons: readonly Lesson[], progress: ProgressView): Ne
         last.screen === "reader" ? Math.max(0, Math.min(last.page, lesson.pages.length - 1)) : 0;
       return { lesson, screen: last.screen, page, resumed: true };
     }
+    // Its lab finished: the same lesson goes on (pages left unread, then its quiz).
+    if (last.screen === "lab" && !quizPassed) return lessonStep(lesson, progress);
   }
   const next = lessons.find((l) => progress.lessonState(l) !== "done");
   return next ? lessonStep(next, progress) : undefined;

@@ -80,6 +80,14 @@ describe("nextStep", () => {
     expect(step()).toEqual({ lessonId: "alpha", screen: "quiz", page: 0, resumed: false });
   });
 
+  it("a finished lab in a later lesson goes on in that lesson, not back to the first one", () => {
+    for (const m of beta.lab.missions) store.markMissionMet("beta", m.id);
+    store.setPosition({ lessonId: "beta", screen: "lab", page: 0 });
+    expect(step()).toEqual({ lessonId: "beta", screen: "reader", page: 0, resumed: false });
+    readAll(beta);
+    expect(step()).toEqual({ lessonId: "beta", screen: "quiz", page: 0, resumed: false });
+  });
+
   it("a passed quiz with missions left leads to that lesson's lab once its pages are read", () => {
     readAll(alpha);
     store.recordQuiz("alpha", 1, true);
