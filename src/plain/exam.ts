@@ -4,6 +4,7 @@ import {
   completionText,
   courseResults,
   defaultSummaryPath,
+  remainingText,
   writeCompletionSummary,
 } from "../progress/completion.js";
 import { askQuiz, reviewMissed } from "./quiz.js";
@@ -37,10 +38,7 @@ export async function runExam(ctx: PlainContext): Promise<void> {
   } else if (attempt.score.passed) {
     ctx.io.say();
     ctx.io.say(
-      wrap(
-        `Still to do before the course is complete: ${results.remaining.join("; ")}.`,
-        ctx.width,
-      ),
+      wrap(`Still to do before the course is complete: ${remainingText(results)}.`, ctx.width),
     );
   }
 }

@@ -101,6 +101,20 @@ export function courseResults(course: LoadedCourse, progress: ProgressStore): Co
   return results;
 }
 
+/**
+ * What is left, in one sentence part: each item while there are a few, else the quizzes counted
+ * ('pass the quizzes of 9 lessons, from "HTTP basics" on; pass the final exam').
+ */
+export function remainingText(results: CourseResults): string {
+  const quizzes = results.lessons.filter((l) => !l.quizPassed);
+  if (results.remaining.length <= 3 || quizzes.length < 3) return results.remaining.join("; ");
+  const rest = results.remaining.slice(quizzes.length);
+  return [
+    `pass the quizzes of ${quizzes.length} lessons, from "${quizzes[0]?.title}" on`,
+    ...rest,
+  ].join("; ");
+}
+
 /** "2 h 05 min", "12 min", "under a minute". */
 export function formatDuration(ms: number): string {
   const minutes = Math.floor(Math.max(0, Number.isFinite(ms) ? ms : 0) / 60_000);

@@ -12,6 +12,7 @@ import {
   courseResults,
   defaultSummaryPath,
   formatDuration,
+  remainingText,
   writeCompletionSummary,
 } from "../../src/progress/completion.js";
 import { ProgressStore, parseProgress } from "../../src/progress/store.js";
@@ -209,6 +210,18 @@ describe("the completion summary", () => {
     expect(md).toContain(`- **Fixture exam:** best 75% in 1 attempt, first passed on ${passedOn}`);
     expect(md).toContain("### 1. Alpha (python -m http.server)\n\n- Read three pages");
     expect(md).toContain("Written by learn-webservers on 2026-11-26 10:00 UTC.");
+  });
+
+  it("counts the quizzes left rather than naming each, once there are many", async () => {
+    const builtIn = await loadCourse();
+    const store = ProgressStore.open({ home: home() });
+    const first = builtIn.lessons[0];
+    expect(remainingText(courseResults(builtIn, store))).toBe(
+      `pass the quizzes of ${builtIn.lessons.length} lessons, from "${first?.meta.title}" on; pass the final exam`,
+    );
+    expect(remainingText(courseResults(course, store))).toBe(
+      'pass the quiz of "Alpha"; pass the quiz of "Beta"; pass the fixture exam',
+    );
   });
 
   it("before completion it says what is left, and marks quizzes not passed", () => {

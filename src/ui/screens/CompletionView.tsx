@@ -1,6 +1,11 @@
 import { formatScore } from "../../course/quiz.js";
 import { IDLE_LIMIT_MS } from "../../progress/active-time.js";
-import { type CourseResults, formatDuration, isoDay } from "../../progress/completion.js";
+import {
+  type CourseResults,
+  formatDuration,
+  isoDay,
+  remainingText,
+} from "../../progress/completion.js";
 import { padTo, wrap } from "../text.js";
 import type { Theme } from "../theme.js";
 import type { QuizLine } from "./QuizView.js";
@@ -35,7 +40,7 @@ export function completionLines(
       { color: theme.status.success, bold: true },
     );
   } else {
-    add(`Not complete yet. Still to do: ${results.remaining.join("; ")}.`, {
+    add(`Not complete yet. Still to do: ${remainingText(results)}.`, {
       color: theme.status.warning,
       bold: true,
     });

@@ -1,7 +1,7 @@
 import { useState } from "react";
 import { formatScore } from "../../course/quiz.js";
 import type { Exam, LoadedCourse } from "../../course/schema.js";
-import { courseResults } from "../../progress/completion.js";
+import { courseResults, remainingText } from "../../progress/completion.js";
 import type { ProgressStore } from "../../progress/store.js";
 import { ScreenFrame } from "../components/ScreenFrame.js";
 import { useQuizRun } from "../hooks/use-quiz-run.js";
@@ -48,7 +48,7 @@ export function ExamScreen({
     ).map((text) => ({ text, color: theme.status.success, bold: true }));
   } else if (passedExam) {
     note = wrap(
-      `Still to do before the course is complete: ${results.remaining.join("; ")}.`,
+      `Still to do before the course is complete: ${remainingText(results)}.`,
       width - 4,
     ).map((text) => ({ text, color: theme.status.warning }));
   }
