@@ -131,13 +131,21 @@ export function blockingSleep(ms: number): void {
   }
 }
 
-/** Keeps a core busy for `ms`. */
+/**
+ * Keeps a core busy for `ms` of CPU time (the app's `time.process_time()`), not of wall time:
+ * workers that share a core take longer, as Python's do.
+ */
 export function burnCpu(ms: number): number {
   beforeBlocking();
-  const end = performance.now() + ms;
+  const start = process.cpuUsage();
+  const budget = ms * 1000;
+  const used = () => {
+    const u = process.cpuUsage(start);
+    return u.user + u.system;
+  };
   let x = 0;
   let checked = performance.now();
-  while (performance.now() < end) {
+  while (used() < budget) {
     for (let i = 0; i < 10000; i++) x = (x * 31 + i) % 1000003;
     if (performance.now() - checked > 100) {
       exitIfOrphaned();

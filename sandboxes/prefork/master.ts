@@ -530,7 +530,6 @@ export class Master {
       if (this.gunicorn) this.log("CRITICAL", `WORKER TIMEOUT (pid:${w.pid})`);
       else process.stderr.write(harakiriLines({ index: w.index, pid: w.pid, ...w.busy }));
       w.child.kill("SIGKILL");
-      if (!this.gunicorn) w.reason = undefined;
     }
   }
 

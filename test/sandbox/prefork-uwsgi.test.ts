@@ -140,6 +140,15 @@ describe("prefork sandbox, uwsgi flavour", () => {
       3000,
       "DAMN",
     );
+    // Harakiri, not a kill from outside: the lab tells the two apart.
+    const exits = p.events.filter(
+      (e) => e.type === "worker" && e.pid === stuck && e.state === "exited",
+    );
+    expect(exits.map((e) => (e.type === "worker" ? e.reason : undefined))).toEqual(["timeout"]);
+    const killed = p.events.filter(
+      (e) => e.type === "worker" && e.pid === victim && e.state === "exited",
+    );
+    expect(killed.map((e) => (e.type === "worker" ? e.reason : undefined))).toEqual(["killed"]);
     await p.stop();
   });
 
