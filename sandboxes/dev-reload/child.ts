@@ -345,6 +345,8 @@ export async function runChild(config: ChildConfig): Promise<void> {
   flushOutput();
 
   const colourLog = colour;
+  // Django 3.2's ServerHandler.cleanup_headers: persistent connections need the threading server.
+  const keepAlive = flavour === "django" && config.threading;
   const serve = async (req: IncomingMessage, res: ServerResponse, started: number) => {
     const remote = req.socket.remoteAddress?.replace(/^::ffff:/, "") ?? "-";
     const target = req.url ?? "/";
@@ -514,13 +516,15 @@ export async function runChild(config: ChildConfig): Promise<void> {
     }
 
     const reason = reasonPhrase(flavour, reply.status);
+    // Django's threaded runserver keeps the connection (no Connection header); without threads,
+    // and Werkzeug always, it closes.
     const headers = responseHeaders(
       flavour,
       reply.contentType,
       reply.body.length,
       reply.extra,
       !reply.noFrameOptions,
-    );
+    ).filter(([k]) => !(keepAlive && k === "Connection"));
     const flat: string[] = [];
     for (const [k, v] of headers) flat.push(k, v);
     const head = method === "HEAD";
@@ -568,7 +572,8 @@ export async function runChild(config: ChildConfig): Promise<void> {
   server = createServer({ requireHostHeader: false }, (req, res) => {
     const started = performance.now();
     res.sendDate = false;
-    res.shouldKeepAlive = false;
+    if (keepAlive) res.removeHeader("Connection");
+    else res.shouldKeepAlive = false;
     const run = () =>
       serve(req, res, started).catch(() => {
         if (!res.headersSent) res.destroy();
