@@ -36,9 +36,14 @@ export function openInEditor(
     const run = spawnSync(command, [...args, file], { stdio: "inherit", env });
     if (run.error) {
       const code = (run.error as NodeJS.ErrnoException).code ?? run.error.message;
+      const from = env.VISUAL ? "$VISUAL" : env.EDITOR ? "$EDITOR" : undefined;
+      const what =
+        code === "ENOENT"
+          ? `${command} was not found${from ? ` (it is your ${from})` : ""}`
+          : `could not start ${command} (${code})`;
       return {
         ok: false,
-        message: `Could not start the editor (${code}): set $VISUAL or $EDITOR, or open ${file} yourself. It tried ${command}.`,
+        message: `Editor: ${what}. Set ${from ?? "$VISUAL or $EDITOR"} to an editor you have, or open ${file} yourself.`,
       };
     }
     if (run.status !== 0) {

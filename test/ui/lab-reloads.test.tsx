@@ -74,7 +74,7 @@ describe("the dev-reload lab", () => {
     process.env.VISUAL = join(scratch, "no-such-editor");
     await screen.press("e");
     expect(screen.frame()).toMatch(
-      /\[!\] Could not start the editor \(ENOENT\): set \$VISUAL or \$EDITOR, or open \//,
+      /\[!\] Editor: \/\S+\/no-such-editor was not found \(it is your \$VISUAL\)\. Set \$VISUAL to/,
     );
   });
 });

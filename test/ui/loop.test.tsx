@@ -216,7 +216,7 @@ describe("the loop panel", () => {
       createElement(LoopPanel, { view, now: T0 + 2_000, width: 80, height: 6 }),
       80,
     );
-    expect(frame).toMatch(/^Loop delay +█+░* BLOCKED for 2\.0 s: the loop has not run since/m);
+    expect(frame).toMatch(/^Loop delay +█+░* BLOCKED: the loop has not run for 2\.0 s/m);
     expect(frame).toMatch(/^ *loop [ ·]*░+$/m);
     const stopped = frameOf(
       createElement(LoopPanel, { view, now: T0 + 2_000, width: 80, height: 6, live: false }),

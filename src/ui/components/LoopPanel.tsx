@@ -96,7 +96,7 @@ export function LoopPanel({
   const delayMs = silentMs > 0 ? silentMs : (delay?.maxMs ?? 0);
   const delayLine =
     silentMs > 0
-      ? `BLOCKED for ${delayText(silentMs)}: the loop has not run since`
+      ? `BLOCKED: the loop has not run for ${delayText(silentMs)}`
       : delay
         ? `p99 ${delayText(delay.p99Ms)} · max ${delayText(delay.maxMs)}`
         : "not measured yet";
