@@ -392,6 +392,7 @@ export class LabSession implements LabSessionApi {
   #onExit(proc: SandboxProcess, code: number | null, signal: NodeJS.Signals | null): void {
     if (this.#sandbox !== proc) return;
     this.#sandbox = undefined;
+    if (this.#workerModel?.masterGone(Date.now())) this.#changed(false);
     const how = signal ? `signal ${signal}` : `exit code ${code}`;
     const expected = this.#expectedExit;
     this.#expectedExit = undefined;

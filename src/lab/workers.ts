@@ -206,6 +206,33 @@ export class WorkerModel {
     return changed;
   }
 
+  /**
+   * The sandbox (the master) is gone: its workers go with it, though nobody says so. Every
+   * worker still live ends at `at`; true when there was one.
+   */
+  masterGone(at: number): boolean {
+    let changed = false;
+    for (const lane of [...this.#lanes.values()]) {
+      if (lane.state === "exited") continue;
+      changed =
+        this.#worker({
+          type: "worker",
+          pid: lane.pid,
+          index: lane.index,
+          state: "exited",
+          at,
+          bootedAt: lane.bootedAt,
+          served: lane.served,
+          reason: "shutdown",
+        }) || changed;
+    }
+    if (changed) {
+      this.#prune();
+      this.#version++;
+    }
+    return changed;
+  }
+
   /** Forgets everything (the lab restarted the sandbox). */
   reset(): void {
     this.#lanes.clear();

@@ -71,6 +71,23 @@ describe("WorkerModel", () => {
     expect(model.lanes(T0)).toEqual([{ pid: 101, index: 1, bootedAt: T0, bars: [] }]);
   });
 
+  test("a master gone without a word takes its live workers with it, a running bar ends", () => {
+    const model = new WorkerModel();
+    booted(model, 101, 1);
+    booted(model, 102, 2);
+    model.push(busy(102, 1, T0 + 200));
+    expect(model.stats().live).toBe(2);
+    expect(model.masterGone(T0 + 500)).toBe(true);
+    expect(model.stats()).toMatchObject({ live: 0, busy: 0 });
+    expect(model.rows(T0 + 600).map((r) => [r.pid, r.state])).toEqual([
+      [101, "exited"],
+      [102, "exited"],
+    ]);
+    expect(model.lanes(T0).find((l) => l.pid === 102)?.bars[0]?.end).toBe(T0 + 500);
+    // Nothing more to end the second time.
+    expect(model.masterGone(T0 + 700)).toBe(false);
+  });
+
   test("events that do not concern workers change nothing; listening does not wipe", () => {
     const model = new WorkerModel();
     booted(model, 101);
