@@ -205,19 +205,20 @@ export async function runServer(options: AsyncOptions): Promise<void> {
   // --- bounded event rates ---
   let requestBudget = EVENTS_PER_SECOND;
   let wsBudget = EVENTS_PER_SECOND;
-  let wsSkipped = 0;
+  // Per phase, so that the next message event counts only the messages left out.
+  const wsSkipped = { open: 0, message: 0, close: 0 };
   let ticks = 0;
   const ipc = hasIpc();
   const sendWsEvent = (event: WebSocketEvent) => {
     if (!ipc) return;
     if (wsBudget <= 0) {
-      wsSkipped++;
+      wsSkipped[event.phase]++;
       return;
     }
     wsBudget--;
-    if (wsSkipped > 0) {
-      event.skipped = wsSkipped;
-      wsSkipped = 0;
+    if (wsSkipped[event.phase] > 0) {
+      event.skipped = wsSkipped[event.phase];
+      wsSkipped[event.phase] = 0;
     }
     sendEvent(event);
   };

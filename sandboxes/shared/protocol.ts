@@ -161,7 +161,8 @@ export interface LoopEvent {
 
 /**
  * A WebSocket opened, received a message, or closed. Above 100 a second the rest are left out
- * and counted in the next one's `skipped` (the connections event keeps the totals).
+ * and counted in the `skipped` of the next one of the same phase (the connections event keeps
+ * the totals of connections).
  */
 export interface WebSocketEvent {
   type: "websocket";
@@ -194,7 +195,7 @@ export interface WebSocketEvent {
   /** With "close": the close code (1005 none given, 1006 the connection dropped) and reason. */
   code?: number;
   reason?: string;
-  /** Events of this kind left out before this one, to keep the rate bounded. */
+  /** Events of this phase left out before this one, to keep the rate bounded. */
   skipped?: number;
 }
 

@@ -346,6 +346,37 @@ describe("async sandbox: WebSockets and long polling", () => {
     }
   });
 
+  it("over the event budget, a message event counts only the messages left out", async () => {
+    const s = await startAsync([]);
+    try {
+      // 120 opens in one go: past the budget of 100 a second, some open events are left out.
+      const clients = await Promise.all(Array.from({ length: 120 }, () => openWs(s.port)));
+      const first = clients[0] as WebSocket;
+      const reported = () => s.events.some((e) => e.type === "websocket" && e.phase === "message");
+      // The budget comes back each second: messages go until one is reported, with those left
+      // out before it counted in its `skipped`.
+      let sent = 0;
+      while (!reported() && sent < 8) {
+        const echo = nextMessage(first);
+        first.send(`message ${++sent}`);
+        await echo;
+        await sleep(600);
+      }
+      expect(reported()).toBe(true);
+      const opens = s.events.filter((e) => e.type === "websocket" && e.phase === "open");
+      const messages = s.events.filter((e) => e.type === "websocket" && e.phase === "message");
+      expect(opens.length).toBeLessThan(120);
+      const counted = messages.reduce(
+        (n, e) => n + 1 + (e.type === "websocket" ? (e.skipped ?? 0) : 0),
+        0,
+      );
+      expect(counted).toBe(sent);
+      for (const ws of clients) ws.terminate();
+    } finally {
+      await s.stop();
+    }
+  });
+
   it("closes with 1009 over the size limit, 1007 for bad UTF-8, 1002 for an unmasked frame", async () => {
     const s = await startAsync(["--max-message-size", "1024"]);
     try {
