@@ -212,7 +212,7 @@ export async function wsLoadAction(
     const refused = await refusedByServer(target);
     const why =
       refused > 0
-        ? ` The server could not accept ${count(refused)} connections: it hit its open-file limit. Its log has one line saying so, with the ulimit -n to run before you open the lab again.`
+        ? ` The server could not accept ${count(refused)} connections: it hit its open-file limit. ${await raiseHint()}`
         : " Look at the server's log, then retry.";
     return {
       experimentId: id,
@@ -257,14 +257,30 @@ export async function wsLoadAction(
   return { experimentId: id, ok: r.opened > 0, summary, values };
 }
 
-/** Connections the server refused at its open-file limit, from its /stats (0 if unknown). */
+/**
+ * Connections the server refused at its open-file limit, from its /stats (0 if unknown). Asked
+ * a few times: right after the load stops, the server may still have no descriptor to answer.
+ */
 async function refusedByServer(target: WsTarget): Promise<number> {
-  try {
-    const stats = await readStats(target.host, target.port, target.userAgent, 3_000);
-    return Number(stats.connections?.refused ?? 0) || 0;
-  } catch {
-    return 0;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    try {
+      const stats = await readStats(target.host, target.port, target.userAgent, 1_500);
+      return Number(stats.connections?.refused ?? 0) || 0;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }
   }
+  return 0;
+}
+
+/** What to do about the limit: raise it in the shell, or, when the hard limit is too low, how. */
+async function raiseHint(): Promise<string> {
+  const { readOpenFileLimit } = await import("../doctor/checks.js");
+  const limit = await readOpenFileLimit();
+  if (typeof limit !== "string" && limit.hard < 10_100) {
+    return `The hard limit here is ${limit.hard}, below the 10,100 the server needs, and no shell can go above it: learn-webservers doctor says how to raise it.`;
+  }
+  return "Its log has one line saying so, with the ulimit -n to run before you open the lab again.";
 }
 
 // ---- long polling and WebSockets, side by side ------------------------------------------------
