@@ -550,9 +550,11 @@ export class Master {
       process.on("SIGINT", () => this.handleSignal("INT", "os"));
     }
     onControl((control) => {
-      if (control.type === "stop")
+      if (control.type === "stop") {
+        // The lab's stop stands for the TERM a terminal or a process manager would send.
+        if (this.gunicorn && !this.stopping) this.log("INFO", "Handling signal: term");
         void this.stop(this.gunicorn, Math.min(this.config.gracefulTimeout * 1000, 800), "stop");
-      else if (control.type === "signal") this.handleSignal(control.signal, "ipc");
+      } else if (control.type === "signal") this.handleSignal(control.signal, "ipc");
       else {
         const w =
           control.pid === undefined

@@ -587,6 +587,10 @@ describe("prefork sandbox: no process left behind", () => {
     a.control({ type: "stop" });
     expect((await a.exited).code).toBe(0);
     expect(a.events.some((e) => e.type === "stopping" && e.reason === "stop")).toBe(true);
+    // As after a TERM: the lab's stop stands for one.
+    expect(a.stderr()).toMatch(
+      /\[INFO\] Handling signal: term\n[\s\S]*\[INFO\] Shutting down: Master\n$/,
+    );
     expect(await allGone(aWorkers)).toBe(true);
 
     const b = await start(["--workers", "2"]);
