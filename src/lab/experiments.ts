@@ -689,7 +689,8 @@ function pathOnly(target: string): string {
   return q >= 0 ? target.slice(0, q) : target;
 }
 
-function describePass(pass: BurstPass): string {
+/** `workers`: the sandbox runs worker processes (a development server's threads are not named). */
+function describePass(pass: BurstPass, workers: boolean): string {
   const sorted = [...pass.outcomes.entries()].sort((a, b) => b[1] - a[1]);
   const statuses = sorted.filter(([k]) => !k.startsWith("!"));
   const failures = sorted.filter(([k]) => k.startsWith("!"));
@@ -697,7 +698,7 @@ function describePass(pass: BurstPass): string {
   if (statuses.length === 1 && failures.length === 0) parts.push(`all ${statuses[0]?.[0]}`);
   else for (const [status, n] of statuses) parts.push(`${n} × ${status}`);
   for (const [code, n] of failures) parts.push(`${n} failed (${code.slice(1)})`);
-  if (pass.workers > 0) parts.push(`${plural(pass.workers, "worker")} answered`);
+  if (workers && pass.workers > 0) parts.push(`${plural(pass.workers, "worker")} answered`);
   return parts.join(", ");
 }
 
@@ -738,7 +739,7 @@ async function burstAction(
     ...(ctx.workers ? { workers: pass.workers } : {}),
   };
   if (pass.errors === total) return { ...passFailed(id, pass, ctx), values };
-  const summary = `${total} requests in ${seconds(pass.elapsed)} (${rpsText(pass.rps)} req/s), ${describePass(pass)}`;
+  const summary = `${total} requests in ${seconds(pass.elapsed)} (${rpsText(pass.rps)} req/s), ${describePass(pass, ctx.workers !== undefined)}`;
   return { experimentId: id, ok: true, summary, values };
 }
 

@@ -48,6 +48,13 @@ const lab: Lab = labSchema.parse({
       explain: "x",
       action: { kind: "restart", options: { reloader: "events" } },
     },
+    {
+      key: 4,
+      id: "burst",
+      title: "Three requests at once",
+      explain: "x",
+      action: { kind: "burst", path: "/", count: 3, concurrency: 3 },
+    },
   ],
   missions: [
     {
@@ -130,5 +137,12 @@ describe("a lab on the dev-reload sandbox", () => {
     );
     expect(snap.reloads?.stats.byReloader.stat?.n).toBe(1);
     expect(snap.reloads?.stats.byReloader.events?.n).toBe(1);
+  });
+
+  it("a burst names no worker: a development server answers from threads of one process", async () => {
+    const result = await session.runExperiment(4);
+    expect(result?.ok).toBe(true);
+    expect(result?.summary).toMatch(/^3 requests in .*, all 200$/);
+    expect(result?.values).not.toHaveProperty("workers");
   });
 });
