@@ -73,7 +73,10 @@ describe("the prefork lab's workers pane", () => {
     await screen.press("1");
     await screen.press("3");
     frame = await screen.waitFor((f) => /3 busy/.test(f), 5_000);
-    expect(frame).toMatch(/Running 1 6 slow requests on 3 workers/);
+    // The bar, then its count in words once: no "3/6" beside "3 of 6 requests".
+    expect(frame).toMatch(
+      /Running 1 6 slow requests on 3 workers {2}\[[^\]]*\] {2}\d of 6 requests/,
+    );
     frame = await screen.waitFor("6 requests in", 10_000);
     expect(frame).toContain("[!] predicted 3 s, it was 2 s");
     expect(frame).toMatch(/\[x\] Experiment 1: 6 requests in \d+\.\d\d s/);

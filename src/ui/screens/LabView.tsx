@@ -58,9 +58,11 @@ function experimentTitle(lab: Lab, id: string | undefined): string {
   return exp ? `${exp.key} ${exp.title}` : (id ?? "");
 }
 
-export function progressBar(done: number, total: number, theme: Theme): string {
+/** `[█████░░░░░] 3/10`; without the count when a label beside it says it in words. */
+export function progressBar(done: number, total: number, theme: Theme, counted = true): string {
   const filled = total > 0 ? Math.round((Math.min(done, total) / total) * BAR_WIDTH) : 0;
-  return `[${theme.symbols.barFull.repeat(filled)}${theme.symbols.barEmpty.repeat(BAR_WIDTH - filled)}] ${done}/${total}`;
+  const bar = `[${theme.symbols.barFull.repeat(filled)}${theme.symbols.barEmpty.repeat(BAR_WIDTH - filled)}]`;
+  return counted ? `${bar} ${done}/${total}` : bar;
 }
 
 function markWidth(theme: Theme): number {
@@ -1022,7 +1024,7 @@ export function LabView({
   } else if (running) {
     const p = running.progress;
     notice = {
-      text: `Running ${experimentTitle(lab, running.experimentId)}${snapshot.queued ? ` (then ${snapshot.queued.join(" ")})` : ""}${p ? `  ${progressBar(p.done, p.total, theme)}${p.label ? `  ${p.label}` : ""}` : "…"}`,
+      text: `Running ${experimentTitle(lab, running.experimentId)}${snapshot.queued ? ` (then ${snapshot.queued.join(" ")})` : ""}${p ? `  ${progressBar(p.done, p.total, theme, !p.label)}${p.label ? `  ${p.label}` : ""}` : "…"}`,
       color: theme.status.info,
     };
   } else if (message) {
