@@ -138,6 +138,27 @@ function clock(ms: number): string {
   return new Date(ms).toTimeString().slice(0, 8);
 }
 
+/** The classroom link in a few words, and whether it goes well (false: warn). */
+export interface ClassroomStatus {
+  text: string;
+  ok: boolean;
+}
+
+/** What the course map needs of a classroom link: a join client, or a refusal that stands. */
+export interface ClassroomLink {
+  status(): ClassroomStatus;
+  /** Calls `listener` on every change; returns an undo. */
+  subscribe(listener: () => void): () => void;
+}
+
+/**
+ * An offline status whose message says the host answered but does not take events ("the host
+ * is busy: the room is full", "the host asked to slow down"), rather than that it is unreachable.
+ */
+function hostAnswered(message: string | undefined): message is string {
+  return message !== undefined && /^the host\b/.test(message);
+}
+
 /** One line on how the classroom link is doing, for `progress` and the notices. */
 export function describeMembership(m: Membership): string {
   const who = `${m.url} as ${m.name}`;
@@ -147,7 +168,7 @@ export function describeMembership(m: Membership): string {
     case "refused":
       return `Classroom: ${who}: ${m.status.message ?? "the host refused to let you join"}. Join again with the right --code, or stop with: learn-webservers classroom leave`;
     case "offline":
-      return m.status.message?.startsWith("the host ")
+      return hostAnswered(m.status.message)
         ? `Classroom: ${who}: ${m.status.message} (since ${clock(m.status.at)}); ${events}, sent as soon as it takes them.`
         : `Classroom: ${who}: the host cannot be reached (${m.status.message ?? "no answer"}, since ${clock(m.status.at)}); ${events}, sent when it is back.`;
     case "joining":
@@ -169,7 +190,7 @@ function since(ms: number, now = Date.now()): string {
 }
 
 /** The classroom link in a few words, for the course map: short enough for 80 columns. */
-export function classroomLine(m: Membership): { text: string; ok: boolean } {
+export function classroomLine(m: Membership): ClassroomStatus {
   const waiting = m.queue.length;
   const events =
     waiting > 0 ? ` · ${waiting} ${waiting === 1 ? "event waits" : "events wait"}` : "";
@@ -182,8 +203,7 @@ export function classroomLine(m: Membership): { text: string; ok: boolean } {
       };
     case "offline": {
       const then = since(m.status.at);
-      // "the host is busy: the room is full", "the host asked to slow down": reached, not taking.
-      return m.status.message !== undefined && /^the host\b/.test(m.status.message)
+      return hostAnswered(m.status.message)
         ? { text: `Classroom: ${m.status.message} (since ${then})${events}`, ok: false }
         : { text: `Classroom: host out of reach since ${then}${events}`, ok: false };
     }
@@ -362,7 +382,7 @@ export interface ClientOptions {
  * to the queue in the membership file first, so nothing is lost when the host or this app stops;
  * nothing here ever throws into the course or makes it wait.
  */
-export class JoinClient {
+export class JoinClient implements ClassroomLink {
   readonly home: string;
   readonly #progress: ProgressStore;
   readonly #timeoutMs: number;
@@ -398,7 +418,7 @@ export class JoinClient {
   }
 
   /** How the link goes, in a line for the course map. */
-  status(): { text: string; ok: boolean } {
+  status(): ClassroomStatus {
     if (this.#left) return { text: "Classroom: you left the room", ok: true };
     return classroomLine(this.#m);
   }

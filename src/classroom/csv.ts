@@ -27,8 +27,8 @@ function percent(score: number | undefined): string {
 /**
  * The room as CSV: one row per learner, then per lesson its missions met and the best quiz score
  * in percent, then, for a course with a final exam, its best score, attempts and whether it is
- * passed (last, so that the earlier columns keep their places). CRLF line ends; a UTF-8 byte order mark so that
- * spreadsheets read names right.
+ * passed (last, so that the earlier columns keep their places). CRLF line ends; a UTF-8 byte
+ * order mark so that spreadsheets read names right.
  */
 export function roomCsv(room: RoomData): string {
   const lessons = room.course.lessons;

@@ -1,6 +1,7 @@
 import { writeFileSync } from "node:fs";
 import { networkInterfaces } from "node:os";
 import { resolve } from "node:path";
+import type { ClassroomLink } from "../classroom/client.js";
 import { hasMembership } from "../classroom/membership.js";
 import type { RoomData } from "../classroom/room.js";
 import { safeText } from "../course/control.js";
@@ -283,10 +284,7 @@ export function checkJoinOptions(opts: JoinOptions): void {
 
 export interface ClassroomSession {
   /** What the course map shows of the link: the join client, or a refusal that stands. */
-  link: {
-    status(): { text: string; ok: boolean };
-    subscribe(listener: () => void): () => void;
-  };
+  link: ClassroomLink;
   /** Stops the client after one last try to send; says so when events still wait. */
   stop(): Promise<void>;
 }

@@ -1,16 +1,10 @@
 import { useEffect, useState } from "react";
+import type { ClassroomLink, ClassroomStatus } from "../../classroom/client.js";
 
-/** What the course map needs of a classroom join client (see src/classroom/client.ts). */
-export interface ClassroomLink {
-  status(): { text: string; ok: boolean };
-  /** Calls `listener` on every change; returns an undo. */
-  subscribe(listener: () => void): () => void;
-}
+export type { ClassroomLink, ClassroomStatus };
 
 /** The link's status line, kept current; undefined outside a classroom. */
-export function useClassroom(
-  link: ClassroomLink | undefined,
-): { text: string; ok: boolean } | undefined {
+export function useClassroom(link: ClassroomLink | undefined): ClassroomStatus | undefined {
   const [status, setStatus] = useState(() => link?.status());
   useEffect(() => {
     if (!link) return;

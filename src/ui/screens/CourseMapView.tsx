@@ -1,4 +1,5 @@
 import { Box, Text } from "ink";
+import type { ClassroomStatus } from "../../classroom/client.js";
 import { formatScore } from "../../course/quiz.js";
 import { STATE_LABEL } from "../../progress/summary.js";
 import type { LessonState } from "../../progress/types.js";
@@ -47,7 +48,7 @@ export interface CourseMapViewProps {
   /** Every quiz (and the exam) passed: the header says so rather than counting done lessons. */
   complete?: boolean;
   /** How the classroom link goes, when the learner joined one: shown under the header. */
-  classroom?: { text: string; ok: boolean };
+  classroom?: ClassroomStatus;
   width: number;
   height: number;
 }
