@@ -69,6 +69,10 @@ options:
   --upstream URL        an app server to pass requests to, e.g.
                         http://127.0.0.1:8000; give it more than once (or
                         comma-separated) for several
+  --upstream unix:PATH  an app server on a Unix socket, as nginx's
+                        server unix:/run/gunicorn.sock (also
+                        http://unix:PATH:); a relative PATH is taken from the
+                        current folder
   --static DIR          serve /static/ from DIR (default: DIRECTORY/static, or
                         the built-in demo site)
   --cache SECONDS       keep 200 answers to GET and HEAD for SECONDS per URI,
@@ -185,6 +189,25 @@ function parseSize(flag: string, text: string): number {
   return Number(m[1]) * factor;
 }
 
+/** sun_path holds 108 bytes on Linux and 104 on macOS and the BSDs, the last one a NUL. */
+const MAX_SOCKET_PATH = process.platform === "linux" ? 107 : 103;
+
+function checkSocketPath(text: string, path: string): void {
+  if (process.platform === "win32") {
+    usageError(
+      PROG,
+      `invalid upstream '${text}': this proxy has no Unix sockets on Windows; use http://HOST:PORT, e.g. --upstream http://127.0.0.1:8000`,
+    );
+  }
+  const bytes = Buffer.byteLength(path);
+  if (bytes > MAX_SOCKET_PATH) {
+    usageError(
+      PROG,
+      `invalid upstream '${text}': the socket path ${path} is ${bytes} bytes long, and a Unix socket path holds at most ${MAX_SOCKET_PATH}; put the socket in a shorter folder, e.g. /tmp or /run`,
+    );
+  }
+}
+
 /** The demo site built into the sandbox: dist/sandboxes/proxy/site/static. */
 function builtInStatic(): string {
   return join(fileURLToPath(new URL("./proxy/site", import.meta.url)), "static");
@@ -236,9 +259,10 @@ export function parseConfig(argv: string[]): ProxyConfig | "help" {
     if (!upstream) {
       usageError(
         PROG,
-        `invalid upstream '${text}': use http://HOST:PORT, e.g. --upstream http://127.0.0.1:8000`,
+        `invalid upstream '${text}': use http://HOST:PORT or unix:PATH, e.g. --upstream http://127.0.0.1:8000`,
       );
     }
+    if (upstream.path !== undefined) checkSocketPath(text, upstream.path);
     upstreams.push(upstream);
   }
   if (upstreams.length > 16) usageError(PROG, "at most 16 upstreams");

@@ -66,7 +66,7 @@ async function main(): Promise<void> {
 
   // As nginx does without a `resolver`, upstream names are looked up once, at start-up.
   for (const upstream of config.upstreams) {
-    if (isIP(upstream.host)) continue;
+    if (upstream.path !== undefined || isIP(upstream.host)) continue;
     try {
       upstream.address = (await lookup(upstream.host)).address;
     } catch {

@@ -195,6 +195,11 @@ const ERRNO_TEXT: Record<string, string> = {
   EACCES: "Permission denied",
   ENOENT: "No such file or directory",
   ELOOP: "Too many levels of symbolic links",
+  EAGAIN: "Resource temporarily unavailable",
+  ENOTDIR: "Not a directory",
+  EPROTOTYPE: "Protocol wrong type for socket",
+  ENETDOWN: "Network is down",
+  EHOSTDOWN: "Host is down",
 };
 
 /** `(111: Connection refused)`: the errno as this system numbers it, and strerror's text. */

@@ -684,9 +684,9 @@ export class ProxyServer {
       if (failure) {
         stderrOut.write(
           errorLine(
-            "error",
+            failure.level,
             failure.message,
-            this.#context(conn, head.line, head, `${server.url}${head.uri}`),
+            this.#context(conn, head.line, head, `${server.logName}${head.uri}`),
           ),
         );
       }

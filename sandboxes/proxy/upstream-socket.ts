@@ -1,10 +1,11 @@
 /**
- * One TCP connection to an upstream, for one exchange: connect, write, read to the end, close.
+ * One connection to an upstream (TCP or a Unix socket), for one exchange: connect, write, read to
+ * the end, close.
  *
  * A net.Socket (a duplex stream with its states, buffers and events) cost the proxy more than
- * its whole HTTP work for each upstream request, so the connection is made on libuv's TCP handle
- * directly, as net.Socket itself does underneath (Node's tcp_wrap and stream_wrap bindings).
- * Where those are not available the same interface runs over a net.Socket.
+ * its whole HTTP work for each upstream request, so the connection is made on libuv's TCP or pipe
+ * handle directly, as net.Socket itself does underneath (Node's tcp_wrap, pipe_wrap and
+ * stream_wrap bindings). Where those are not available the same interface runs over a net.Socket.
  */
 
 import { connect } from "node:net";
@@ -24,8 +25,16 @@ export interface UpstreamSocket {
   close(): void;
 }
 
+/** Where to connect: an IP address and port, or the path of a Unix socket. */
+export interface UpstreamTarget {
+  address: string;
+  port: number;
+  path?: string;
+}
+
 interface Handle {
-  connect(req: ConnectReq, address: string, port: number): number;
+  /** TCP: (req, address, port); a pipe: (req, path), as lib/net.js's internalConnect calls them. */
+  connect(req: ConnectReq, address: string, port?: number): number;
   connect6(req: ConnectReq, address: string, port: number): number;
   writeBuffer(req: WriteReq, data: Buffer): number;
   readStart(): number;
@@ -50,6 +59,12 @@ interface Bindings {
   TCPConnectWrap: new () => ConnectReq;
   WriteWrap: new () => WriteReq;
   SOCKET: number;
+  /** libuv's pipe handle (a Unix socket), when pipe_wrap has what the proxy needs. */
+  pipe?: {
+    Pipe: new (type: number) => Handle;
+    PipeConnectWrap: new () => ConnectReq;
+    SOCKET: number;
+  };
   state: Int32Array;
   readBytes: number;
   offset: number;
@@ -79,7 +94,7 @@ function loadBindings(): Bindings | undefined {
       typeof stream.kArrayBufferOffset === "number" &&
       typeof tcp.constants?.SOCKET === "number";
     if (!ok) return undefined;
-    return {
+    const b: Bindings = {
       TCP: tcp.TCP,
       TCPConnectWrap: tcp.TCPConnectWrap,
       WriteWrap: stream.WriteWrap,
@@ -87,6 +102,31 @@ function loadBindings(): Bindings | undefined {
       state: stream.streamBaseState,
       readBytes: stream.kReadBytesOrError,
       offset: stream.kArrayBufferOffset,
+    };
+    const pipe = loadPipe(binding);
+    if (pipe) b.pipe = pipe;
+    return b;
+  } catch {
+    return undefined;
+  }
+}
+
+function loadPipe(binding: (name: string) => Record<string, unknown>): Bindings["pipe"] {
+  try {
+    const pipe = binding("pipe_wrap") as {
+      Pipe: NonNullable<Bindings["pipe"]>["Pipe"];
+      PipeConnectWrap: NonNullable<Bindings["pipe"]>["PipeConnectWrap"];
+      constants: { SOCKET: number };
+    };
+    const ok =
+      typeof pipe.Pipe === "function" &&
+      typeof pipe.PipeConnectWrap === "function" &&
+      typeof pipe.constants?.SOCKET === "number";
+    if (!ok) return undefined;
+    return {
+      Pipe: pipe.Pipe,
+      PipeConnectWrap: pipe.PipeConnectWrap,
+      SOCKET: pipe.constants.SOCKET,
     };
   } catch {
     return undefined;
@@ -103,8 +143,14 @@ function errorName(status: number): string {
   }
 }
 
-function handleSocket(b: Bindings, address: string, port: number, ev: UpstreamSocketEvents) {
-  const handle = new b.TCP(b.SOCKET);
+function handleSocket(
+  b: Bindings,
+  target: UpstreamTarget,
+  ev: UpstreamSocketEvents,
+): UpstreamSocket {
+  const { address, port, path } = target;
+  const pipe = path !== undefined ? b.pipe : undefined;
+  const handle = pipe ? new pipe.Pipe(pipe.SOCKET) : new b.TCP(b.SOCKET);
   let closed = false;
   const close = () => {
     if (closed) return;
@@ -130,9 +176,9 @@ function handleSocket(b: Bindings, address: string, port: number, ev: UpstreamSo
       ev.onEnd();
     } else fail(n);
   };
-  const req = new b.TCPConnectWrap();
-  req.address = address;
-  req.port = port;
+  const req = pipe ? new pipe.PipeConnectWrap() : new b.TCPConnectWrap();
+  req.address = path ?? address;
+  if (!pipe) req.port = port;
   req.oncomplete = (status) => {
     if (closed) return;
     if (status < 0) return fail(status);
@@ -140,9 +186,12 @@ function handleSocket(b: Bindings, address: string, port: number, ev: UpstreamSo
     if (err < 0) return fail(err);
     ev.onConnect();
   };
-  const err = address.includes(":")
-    ? handle.connect6(req, address, port)
-    : handle.connect(req, address, port);
+  const err =
+    pipe && path !== undefined
+      ? handle.connect(req, path)
+      : address.includes(":")
+        ? handle.connect6(req, address, port)
+        : handle.connect(req, address, port);
   if (err < 0) setImmediate(() => fail(err));
   return {
     write(data: Buffer) {
@@ -161,8 +210,11 @@ function handleSocket(b: Bindings, address: string, port: number, ev: UpstreamSo
   };
 }
 
-function streamSocket(address: string, port: number, ev: UpstreamSocketEvents): UpstreamSocket {
-  const socket = connect({ host: address, port });
+function streamSocket(target: UpstreamTarget, ev: UpstreamSocketEvents): UpstreamSocket {
+  const socket =
+    target.path !== undefined
+      ? connect({ path: target.path })
+      : connect({ host: target.address, port: target.port });
   let closed = false;
   socket.on("connect", () => ev.onConnect());
   socket.on("data", (chunk: Buffer) => ev.onData(chunk));
@@ -181,13 +233,12 @@ function streamSocket(address: string, port: number, ev: UpstreamSocketEvents): 
   };
 }
 
-/** Opens a connection to `address` (an IP address) and `port`. */
+/** Opens a connection to `target.path` (a Unix socket), or else to its IP address and port. */
 export function openUpstreamSocket(
-  address: string,
-  port: number,
+  target: UpstreamTarget,
   events: UpstreamSocketEvents,
 ): UpstreamSocket {
-  return bindings
-    ? handleSocket(bindings, address, port, events)
-    : streamSocket(address, port, events);
+  return bindings && (target.path === undefined || bindings.pipe)
+    ? handleSocket(bindings, target, events)
+    : streamSocket(target, events);
 }

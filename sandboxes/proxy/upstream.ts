@@ -3,18 +3,23 @@
  * HTTP/1.0 exchange with one of them (connect, send the whole request, read the answer).
  */
 
-import { errnoText } from "./nginx.js";
+import { isAbsolute, resolve } from "node:path";
+import { type ErrorLevel, errnoText } from "./nginx.js";
 import { ChunkedDecoder, headEnd } from "./request.js";
 import { openUpstreamSocket } from "./upstream-socket.js";
 
 /** One server of `upstream app_server { ... }`, and what the proxy knows of it. */
 export interface Upstream {
-  /** `http://127.0.0.1:8000`. */
+  /** `http://127.0.0.1:8000`, or `unix:/run/gunicorn.sock`. */
   url: string;
+  /** How the error log names it before the URI: the url, or `http://unix:/run/gunicorn.sock:`. */
+  logName: string;
   host: string;
   /** The IP address connected to: `host`, or what it resolved to at start-up. */
   address: string;
   port: number;
+  /** The absolute path of a Unix socket: then host, address and port are unused. */
+  path?: string;
   /** Failures counted toward max_fails since the last success. */
   fails: number;
   /** When the last failure was (ms since the epoch). */
@@ -28,16 +33,42 @@ export interface Upstream {
   pid?: number;
 }
 
-/** Parses `http://host:port` (a path, if any, is ignored as with `proxy_pass http://app_server`). */
+/**
+ * Parses `http://host:port` (a path, if any, is ignored as with `proxy_pass http://app_server`),
+ * or a Unix socket as nginx names one: `unix:/run/gunicorn.sock` (a server in an upstream block)
+ * or `http://unix:/run/gunicorn.sock:` (proxy_pass). A relative socket path is taken from the
+ * current folder.
+ */
 export function parseUpstreamUrl(text: string): Upstream | undefined {
-  const m = /^(?:http:\/\/)?(\[[0-9a-fA-F:.]+\]|[^/:?#\s]+)(?::(\d{1,5}))?\/?$/.exec(text.trim());
+  const trimmed = text.trim();
+  const unix = /^(?:http:\/\/unix:([^:]+)(?::.*)?|unix:(.+))$/s.exec(trimmed);
+  if (unix) {
+    const given = unix[1] ?? unix[2] ?? "";
+    const path = isAbsolute(given) ? given : resolve(given);
+    return {
+      url: `unix:${path}`,
+      logName: `http://unix:${path}:`,
+      host: "",
+      address: "",
+      port: 0,
+      path,
+      fails: 0,
+      checkedAt: 0,
+      active: 0,
+      requests: 0,
+      failures: 0,
+    };
+  }
+  const m = /^(?:http:\/\/)?(\[[0-9a-fA-F:.]+\]|[^/:?#\s]+)(?::(\d{1,5}))?\/?$/.exec(trimmed);
   if (!m) return undefined;
   const host = (m[1] ?? "").replace(/^\[|\]$/g, "");
   const port = m[2] === undefined ? 80 : Number(m[2]);
   if (port < 1 || port > 65535) return undefined;
   const shown = host.includes(":") ? `[${host}]` : host;
+  const url = `http://${shown}:${port}`;
   return {
-    url: `http://${shown}:${port}`,
+    url,
+    logName: url,
     host,
     address: host,
     port,
@@ -99,11 +130,12 @@ export class UpstreamPool {
 
 export type FailureKind = "refused" | "timeout" | "reset" | "closed" | "invalid" | "error";
 
-/** Why an exchange went wrong, with nginx's error-log message for it. */
+/** Why an exchange went wrong, with nginx's error-log message for it and its level. */
 export interface UpstreamFailure {
   kind: FailureKind;
   phase: "connect" | "send" | "header" | "body";
   message: string;
+  level: ErrorLevel;
 }
 
 export interface UpstreamResponse {
@@ -168,9 +200,32 @@ const MAX_UPSTREAM_HEAD = 8192;
 const STATUS_LINE = /^HTTP\/(\d)\.(\d) (\d{3})(?: (.*))?$/;
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
-function failure(kind: FailureKind, phase: UpstreamFailure["phase"], message: string) {
-  return { kind, phase, message };
+function failure(
+  kind: FailureKind,
+  phase: UpstreamFailure["phase"],
+  message: string,
+  level: ErrorLevel = "error",
+): UpstreamFailure {
+  return { kind, phase, message, level };
 }
+
+/**
+ * connect() to a Unix socket fails at once, and nginx logs that failure by the errno: at error
+ * level for these (EAGAIN is Linux's answer when the socket's listen queue is full), at crit for
+ * the rest, ENOENT (no such socket file) included.
+ */
+const UNIX_CONNECT_ERRORS = new Set([
+  "ECONNREFUSED",
+  "EAGAIN",
+  "ECONNRESET",
+  "ENETDOWN",
+  "ENETUNREACH",
+  "EHOSTDOWN",
+  "EHOSTUNREACH",
+]);
+
+/** Errors of connect() that mean nobody takes connections there: the lab shows them as refused. */
+const REFUSED = new Set(["ECONNREFUSED", "ENOENT", "EAGAIN"]);
 
 const PHASE_TEXT: Record<UpstreamFailure["phase"], string> = {
   connect: "while connecting to upstream",
@@ -225,8 +280,8 @@ export function exchange(
         socket?.close();
       };
     };
-    const fail = (kind: FailureKind, message: string) => {
-      const f = failure(kind, phase, `${message} ${PHASE_TEXT[phase]}`);
+    const fail = (kind: FailureKind, message: string, level?: ErrorLevel) => {
+      const f = failure(kind, phase, `${message} ${PHASE_TEXT[phase]}`, level);
       if (head && phase === "body") {
         // What came of a chunked body is not passed on: its chunks may be cut anywhere.
         const partial = framing === "chunked" ? Buffer.alloc(0) : received.subarray(head.bodyStart);
@@ -391,7 +446,13 @@ export function exchange(
         socket?.close();
         return;
       }
-      if (phase === "connect") {
+      if (phase === "connect" && server.path !== undefined) {
+        fail(
+          REFUSED.has(c) ? "refused" : "error",
+          `connect() to ${server.url} failed ${errnoText(c)}`,
+          UNIX_CONNECT_ERRORS.has(c) ? "error" : "crit",
+        );
+      } else if (phase === "connect") {
         fail(c === "ECONNREFUSED" ? "refused" : "error", `connect() failed ${errnoText(c)}`);
       } else if (phase === "send") {
         fail(c === "ECONNRESET" ? "reset" : "error", `writev() failed ${errnoText(c)}`);
@@ -401,6 +462,6 @@ export function exchange(
         fail(c === "ECONNRESET" ? "reset" : "error", `readv() failed ${errnoText(c)}`);
       }
     };
-    socket = openUpstreamSocket(server.address, server.port, { onConnect, onData, onEnd, onError });
+    socket = openUpstreamSocket(server, { onConnect, onData, onEnd, onError });
   });
 }

@@ -73,11 +73,12 @@ export interface RunningProxy {
 /** Starts the proxy sandbox with an IPC channel on port 0 and waits for its listening event. */
 export async function startProxy(
   args: string[],
-  options: { waitForListening?: boolean; env?: Record<string, string> } = {},
+  options: { waitForListening?: boolean; env?: Record<string, string>; cwd?: string } = {},
 ): Promise<RunningProxy> {
   const child = fork(proxyEntry(), ["--port", "0", ...args], {
     stdio: ["ignore", "pipe", "pipe", "ipc"],
     env: { ...process.env, ...options.env },
+    ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
   });
   const w = watchChild(child, 6000);
   const { events, waitFor, exited } = w;
