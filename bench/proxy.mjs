@@ -4,7 +4,7 @@
  * without the proxy. Run `node scripts/build.mjs` first; `node bench/proxy.mjs [throughput]
  * [slow-client]` runs one part only.
  */
-import { execFileSync, fork, spawn, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { connect } from "node:net";
@@ -16,12 +16,12 @@ import { freePort, median, report, verdict } from "./lib.mjs";
 const root = fileURLToPath(new URL("..", import.meta.url));
 const preforkSandbox = join(root, "dist", "sandboxes", "prefork.js");
 const proxySandbox = join(root, "dist", "sandboxes", "proxy.js");
-const relayScript = join(root, "bench", "relay.mjs");
+const cli = join(root, "dist", "cli.js");
 const only = process.argv.slice(2);
 const wanted = (name) => only.length === 0 || only.includes(name);
 const WORKERS = 2;
 
-for (const file of [preforkSandbox, proxySandbox]) {
+for (const file of [preforkSandbox, proxySandbox, cli]) {
   if (!existsSync(file)) {
     console.error(`${file} is missing: run node scripts/build.mjs first`);
     process.exit(1);
@@ -85,47 +85,53 @@ async function throughput(port, path, seconds = 4) {
   };
 }
 
-/** The prefork sandbox (Gunicorn flavour) with IPC; resolves once every worker answers. */
-function startPrefork(args) {
-  const child = fork(preforkSandbox, ["--port", "0", ...args], { stdio: "ignore" });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("prefork did not start")), 10000);
-    child.on("message", (m) => {
-      if (m?.msg?.type === "listening") {
-        clearTimeout(timer);
-        resolve({ child, port: m.msg.port });
-      }
-    });
-  });
-}
-
-/** The proxy in front of `upstreamPort`, as a learner runs it (no IPC, logs discarded). */
-async function startProxy(upstreamPort) {
+/** The proxy sandbox in front of `upstream` (a URL), with no IPC (so no events) and no logs kept. */
+async function startProxy(upstream) {
   const port = await freePort();
   const child = spawn(
     process.execPath,
-    [proxySandbox, "--port", String(port), "--upstream", `http://127.0.0.1:${upstreamPort}`],
+    [proxySandbox, "--port", String(port), "--upstream", upstream],
     { stdio: "ignore" },
   );
   await waitForPath(port, "/");
   return { child, port };
 }
 
-/** The minimal Node relay (bench/relay.mjs) in front of `upstreamPort`: Node's floor, for reference. */
-async function startRelay(upstreamPort) {
-  const port = await freePort();
-  const child = spawn(process.execPath, [relayScript, String(port), String(upstreamPort)], {
-    stdio: "ignore",
+/**
+ * The proxy as a learner runs it, `learn-webservers sandbox proxy`, with its defaults: it starts
+ * its own app server (the prefork sandbox, `WORKERS` workers) on a Unix socket, as the lesson's
+ * nginx.conf passes to Gunicorn, and on a TCP port for reaching it directly. Resolves with both
+ * addresses once every worker answers.
+ */
+function startProxyWithApp() {
+  const child = spawn(
+    process.execPath,
+    [cli, "sandbox", "proxy", "--port", "0", "--workers", String(WORKERS)],
+    { stdio: ["ignore", "ignore", "pipe"] },
+  );
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("the proxy did not start")), 15000);
+    let text = "";
+    child.stderr.setEncoding("utf8");
+    child.stderr.on("data", (chunk) => {
+      if (text.length < 65536) text += chunk;
+      const app = /Listening at: unix:([^,\s]+),http:\/\/127\.0\.0\.1:(\d+)/.exec(text);
+      const port = /proxy listening on http:\/\/127\.0\.0\.1:(\d+)\//.exec(text)?.[1];
+      if (!app || port === undefined) return;
+      clearTimeout(timer);
+      child.stderr.removeAllListeners("data");
+      child.stderr.resume();
+      resolve({ child, port: Number(port), socket: app[1], appPort: Number(app[2]) });
+    });
+    child.once("exit", () => reject(new Error(`the proxy exited:\n${text}`)));
   });
-  await waitForPath(port, "/");
-  return { child, port };
 }
 
 /**
- * A real nginx in front of `upstreamPort`, configured as Gunicorn's docs show, for reference;
- * undefined when nginx is not installed.
+ * A real nginx in front of `upstream` (`unix:PATH` or `127.0.0.1:PORT`), configured as
+ * Gunicorn's docs show, for reference; undefined when nginx is not installed.
  */
-async function startNginx(upstreamPort) {
+async function startNginx(upstream) {
   if (!hasCommand("nginx")) return undefined;
   const dir = mkdtempSync(join(tmpdir(), "lws-bench-nginx-"));
   chmodSync(dir, 0o755);
@@ -143,6 +149,7 @@ http {
   access_log ${join(dir, "access.log")};
   client_body_temp_path ${tmp}/body; proxy_temp_path ${tmp}/proxy; fastcgi_temp_path ${tmp}/fcgi;
   uwsgi_temp_path ${tmp}/uwsgi; scgi_temp_path ${tmp}/scgi;
+  upstream app_server { server ${upstream} fail_timeout=0; }
   server {
     listen 127.0.0.1:${port};
     location / {
@@ -150,7 +157,7 @@ http {
       proxy_set_header X-Forwarded-Proto $scheme;
       proxy_set_header Host $http_host;
       proxy_redirect off;
-      proxy_pass http://127.0.0.1:${upstreamPort};
+      proxy_pass http://app_server;
     }
   }
 }
@@ -177,63 +184,70 @@ function stop(child) {
 
 if (wanted("throughput")) {
   const started = [];
-  let nginxDir;
+  const nginxDirs = [];
   try {
-    const app = await startPrefork(["--workers", String(WORKERS)]);
-    started.push(app.child);
-    const proxy = await startProxy(app.port);
+    const proxy = await startProxyWithApp();
     started.push(proxy.child);
-    await throughput(app.port, "/", 1);
-    await throughput(proxy.port, "/", 1);
-    const nginx = await startNginx(app.port);
-    if (nginx) {
+    const tcpProxy = await startProxy(`http://127.0.0.1:${proxy.appPort}`);
+    started.push(tcpProxy.child);
+    const fronts = [
+      { name: "proxy", port: proxy.port },
+      { name: "proxy-tcp", port: tcpProxy.port },
+    ];
+    for (const [name, upstream] of [
+      ["nginx", `unix:${proxy.socket}`],
+      ["nginx-tcp", `127.0.0.1:${proxy.appPort}`],
+    ]) {
+      const nginx = await startNginx(upstream);
+      if (!nginx) continue;
       started.push(nginx.child);
-      nginxDir = nginx.dir;
+      nginxDirs.push(nginx.dir);
+      fronts.push({ name, port: nginx.port });
     }
-    const relay = await startRelay(app.port);
-    started.push(relay.child);
-    await throughput(relay.port, "/", 1);
+    await throughput(proxy.appPort, "/", 1);
+    for (const front of fronts) await throughput(front.port, "/", 1);
     const direct = [];
-    const proxied = [];
-    const real = [];
-    const relayed = [];
+    const through = Object.fromEntries(fronts.map((f) => [f.name, []]));
     let tool = "";
     // Interleaved, so that a change in the machine's load hits all alike.
     for (let i = 0; i < 3; i++) {
-      const d = await throughput(app.port, "/");
-      const p = await throughput(proxy.port, "/");
-      if (nginx) real.push((await throughput(nginx.port, "/")).rps);
-      relayed.push((await throughput(relay.port, "/")).rps);
+      const d = await throughput(proxy.appPort, "/");
       direct.push(d.rps);
-      proxied.push(p.rps);
       tool = d.tool;
+      for (const front of fronts) through[front.name].push((await throughput(front.port, "/")).rps);
     }
     report(
-      `proxy: hello req/s through the proxy vs the prefork sandbox directly, ${WORKERS} workers (${tool}, median of 3)`,
-      median(proxied),
+      `proxy: hello req/s through the proxy (its app server on a Unix socket, as the lesson's nginx.conf) vs that app server hit directly over TCP, ${WORKERS} workers (${tool}, median of 3)`,
+      median(through.proxy),
       "req/s",
       median(direct),
       0.6,
       "higher",
     );
-    if (nginx) {
+    report(
+      "proxy: the same, the proxy passing to the app server over TCP (--upstream http://127.0.0.1:PORT; reference)",
+      median(through["proxy-tcp"]),
+      "req/s",
+      median(direct),
+    );
+    if (through.nginx) {
       report(
-        "proxy: hello req/s through a real nginx 1.22 vs the same prefork sandbox directly (reference)",
-        median(real),
+        "proxy: hello req/s through a real nginx 1.22 over the same Unix socket (reference)",
+        median(through.nginx),
+        "req/s",
+        median(direct),
+      );
+      report(
+        "proxy: hello req/s through a real nginx 1.22 over TCP (reference)",
+        median(through["nginx-tcp"]),
         "req/s",
         median(direct),
       );
     }
-    report(
-      "proxy: hello req/s through a minimal Node relay (bench/relay.mjs: no limits, logs or timeouts) vs the same (reference: about the most a Node front server reaches here)",
-      median(relayed),
-      "req/s",
-      median(direct),
-    );
   } finally {
-    // The front servers first, the app server they stand in front of last.
+    // The front servers first, the proxy that started the app server last.
     for (const child of started.reverse()) await stop(child);
-    if (nginxDir) rmSync(nginxDir, { recursive: true, force: true });
+    for (const dir of nginxDirs) rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -296,12 +310,15 @@ async function slowClientTiesUp(appPort, targetPort, seconds) {
 }
 
 if (wanted("slow-client")) {
-  const app = await startPrefork(["--workers", String(WORKERS)]);
-  const proxy = await startProxy(app.port);
-  const behind = await slowClientTiesUp(app.port, proxy.port, 10);
-  const direct = await slowClientTiesUp(app.port, app.port, 10);
-  await stop(proxy.child);
-  await stop(app.child);
+  const proxy = await startProxyWithApp();
+  let behind;
+  let direct;
+  try {
+    behind = await slowClientTiesUp(proxy.appPort, proxy.port, 10);
+    direct = await slowClientTiesUp(proxy.appPort, proxy.appPort, 10);
+  } finally {
+    await stop(proxy.child);
+  }
   report(
     `proxy: workers a slow client (one byte per 100 ms for 10 s) ties up behind the proxy, of ${WORKERS}`,
     behind,

@@ -17,7 +17,7 @@ import {
   urlHost,
   usageError,
 } from "../shared/args.js";
-import { hasIpc, sendEvent } from "../shared/ipc.js";
+import { hasIpc, requestEventsWanted, sendEvent } from "../shared/ipc.js";
 import { installLifecycle } from "../shared/lifecycle.js";
 import { bindErrorEvent, listenOnce } from "../shared/listen.js";
 import { flushOutput, stderrOut, stdoutOut } from "../shared/output.js";
@@ -208,7 +208,7 @@ export async function runServer(options: AsyncOptions): Promise<void> {
   // Per phase, so that the next message event counts only the messages left out.
   const wsSkipped = { open: 0, message: 0, close: 0 };
   let ticks = 0;
-  const ipc = hasIpc();
+  const ipc = requestEventsWanted();
   const sendWsEvent = (event: WebSocketEvent) => {
     if (!ipc) return;
     if (wsBudget <= 0) {

@@ -10,7 +10,7 @@ import net from "node:net";
 import { dirname, join } from "node:path";
 import { getSystemErrorName } from "node:util";
 import { exposureWarning, isLoopback, resolveBindHost, urlHost } from "../shared/args.js";
-import { flushEvents, hasIpc, sendEvent } from "../shared/ipc.js";
+import { flushEvents, requestEventsWanted, sendEvent } from "../shared/ipc.js";
 import { installLifecycle, type Lifecycle } from "../shared/lifecycle.js";
 import { bindErrorEvent } from "../shared/listen.js";
 import { flushOutput, stderrOut } from "../shared/output.js";
@@ -224,7 +224,7 @@ export async function runParent(opts: DevReloadOptions): Promise<void> {
       failedPin,
       reload: opts.reload,
       reloader: reloaderKind(),
-      events: hasIpc(),
+      events: requestEventsWanted(),
     };
     const proc = fork(process.argv[1] ?? "", [], {
       env: { ...process.env, [CHILD_ENV]: JSON.stringify(config) },

@@ -1,5 +1,6 @@
 import { resolve } from "node:path";
-import { parseFlags, parseOnOff, parsePort, usageError } from "../shared/args.js";
+import { parseArgs } from "node:util";
+import { type FlagSpec, parseFlags, parseOnOff, parsePort, usageError } from "../shared/args.js";
 
 export const PROG = "prefork";
 export const FLAVOURS = ["gunicorn", "uwsgi"] as const;
@@ -10,11 +11,22 @@ export type AppName = (typeof APPS)[number];
 /** The ms parameter of /slow and /cpu is capped here. */
 export const MAX_MS = 60000;
 
+/**
+ * One listening socket: the TCP address (host and port) or a Unix socket, `path` as given
+ * (relative to the current folder when it is relative) and `absolute` for reports.
+ */
+export type Bind = { kind: "tcp" } | { kind: "unix"; path: string; absolute: string };
+
+/** The longest Unix socket path the OS takes (sun_path, less its closing NUL). */
+export const MAX_UNIX_PATH = process.platform === "linux" ? 107 : 103;
+
 export interface Config {
   flavour: Flavour;
   host: string;
   hostText: string;
   port: number;
+  /** Every listening socket, in the order Gunicorn's "Listening at" names them. */
+  binds: Bind[];
   directory?: string;
   /** Gunicorn --workers / uWSGI --processes. */
   workers: number;
@@ -44,7 +56,14 @@ options:
   -h, --help            show this help message and exit
   --flavour gunicorn|uwsgi
                         the server to imitate (default: gunicorn)
-  -b, --bind ADDRESS    bind to this address (default: 127.0.0.1); --host is the same
+  -b, --bind ADDRESS    bind to this address (default: 127.0.0.1); --host is the
+                        same. gunicorn: -b unix:PATH listens on a Unix socket at
+                        PATH (relative to the current folder); -b may be given
+                        more than once (one TCP address at most), e.g.
+                        -b unix:/tmp/g.sock -b 127.0.0.1.
+                        With only unix: addresses there is no TCP port unless
+                        --port is given. A socket file left at PATH is replaced;
+                        the file is removed when the server stops
   --port N              bind to this port (default: 8000 for gunicorn, 9090 for
                         uwsgi; 0 takes a free port)
   -d, --directory DIRECTORY
@@ -101,6 +120,67 @@ function normaliseSwitches(argv: string[]): string[] {
   return out;
 }
 
+const UNIX_PREFIX = /^unix:(\/\/)?/;
+
+/** The Unix socket path of `-b unix:PATH` (as Gunicorn's parse_address reads it), checked. */
+function unixBind(text: string, flavour: Flavour): Bind {
+  if (flavour !== "gunicorn") {
+    usageError(PROG, `'-b ${text}' is a Unix socket: that is for --flavour gunicorn here`);
+  }
+  if (process.platform === "win32") {
+    usageError(PROG, `'-b ${text}': Unix sockets are not supported on Windows; bind a TCP port`);
+  }
+  const path = text.replace(UNIX_PREFIX, "");
+  if (path === "") usageError(PROG, `'-b ${text}' needs a path, e.g. -b unix:/tmp/gunicorn.sock`);
+  const bytes = Buffer.byteLength(path);
+  if (bytes > MAX_UNIX_PATH) {
+    usageError(
+      PROG,
+      `the Unix socket path '${path}' is ${bytes} bytes long and the OS takes at most ${MAX_UNIX_PATH}: choose a shorter one`,
+    );
+  }
+  return { kind: "unix", path, absolute: resolve(path) };
+}
+
+/** Every -b/--bind value in the order given (parseFlags keeps only the last). */
+function bindValues(argv: string[], spec: Record<string, FlagSpec>): string[] {
+  const { tokens } = parseArgs({
+    args: argv,
+    options: spec,
+    allowPositionals: true,
+    strict: false,
+    tokens: true,
+  });
+  return tokens.flatMap((t) =>
+    t.kind === "option" && t.name === "bind" && t.value !== undefined ? [t.value] : [],
+  );
+}
+
+/**
+ * The listening sockets: each -b in order; TCP where a -b names a host, or last when only
+ * --host or --port asks for it, or alone when no -b is a Unix socket (as Gunicorn binds).
+ */
+function parseBinds(
+  values: string[],
+  flavour: Flavour,
+  tcpAsked: boolean,
+): { binds: Bind[]; tcpHost?: string } {
+  const binds: Bind[] = [];
+  const tcpHosts = values.filter((v) => !UNIX_PREFIX.test(v));
+  if (tcpHosts.length > 1) {
+    usageError(
+      PROG,
+      `one TCP address at a time here (-b ${tcpHosts.join(", -b ")}): give one -b HOST with --port N, and add -b unix:PATH for a Unix socket`,
+    );
+  }
+  for (const value of values) {
+    if (UNIX_PREFIX.test(value)) binds.push(unixBind(value, flavour));
+    else binds.push({ kind: "tcp" });
+  }
+  if (tcpHosts.length === 0 && (tcpAsked || binds.length === 0)) binds.push({ kind: "tcp" });
+  return { binds, tcpHost: tcpHosts[0] };
+}
+
 function parseCount(flag: string, text: string, min: number, max: number): number {
   const trimmed = text.trim();
   if (!/^\d+$/.test(trimmed) || Number(trimmed) < min || Number(trimmed) > max) {
@@ -111,30 +191,27 @@ function parseCount(flag: string, text: string, min: number, max: number): numbe
 
 /** The configuration from the command line; usage mistakes exit 2 in one line. */
 export function parseConfig(argv: string[]): Config | "help" {
-  const flags = parseFlags(
-    PROG,
-    normaliseSwitches(argv),
-    {
-      help: { type: "boolean", short: "h" },
-      flavour: { type: "string" },
-      port: { type: "string" },
-      bind: { type: "string", short: "b" },
-      host: { type: "string" },
-      directory: { type: "string", short: "d" },
-      workers: { type: "string", short: "w" },
-      timeout: { type: "string", short: "t" },
-      "graceful-timeout": { type: "string" },
-      preload: { type: "boolean" },
-      "max-requests": { type: "string" },
-      "access-log": { type: "boolean" },
-      processes: { type: "string" },
-      harakiri: { type: "string" },
-      master: { type: "boolean" },
-      cache2: { type: "string" },
-      app: { type: "string" },
-    },
-    0,
-  );
+  const args = normaliseSwitches(argv);
+  const spec: Record<string, FlagSpec> = {
+    help: { type: "boolean", short: "h" },
+    flavour: { type: "string" },
+    port: { type: "string" },
+    bind: { type: "string", short: "b" },
+    host: { type: "string" },
+    directory: { type: "string", short: "d" },
+    workers: { type: "string", short: "w" },
+    timeout: { type: "string", short: "t" },
+    "graceful-timeout": { type: "string" },
+    preload: { type: "boolean" },
+    "max-requests": { type: "string" },
+    "access-log": { type: "boolean" },
+    processes: { type: "string" },
+    harakiri: { type: "string" },
+    master: { type: "boolean" },
+    cache2: { type: "string" },
+    app: { type: "string" },
+  };
+  const flags = parseFlags(PROG, args, spec, 0);
   if (flags.values.help) return "help";
   const flavourText = flags.string("flavour") ?? "gunicorn";
   const flavour = FLAVOURS.find((f) => f === flavourText);
@@ -165,11 +242,19 @@ export function parseConfig(argv: string[]): Config | "help" {
     usageError(PROG, `option '--cache2' needs name=..., e.g. name=mycache,items=100`);
   }
   const directory = flags.string("directory");
+  const portText = flags.string("port");
+  const hostFlag = flags.string("host");
+  const { binds, tcpHost } = parseBinds(
+    bindValues(args, spec),
+    flavour,
+    portText !== undefined || hostFlag !== undefined,
+  );
   return {
     flavour,
-    hostText: flags.string("host") ?? flags.string("bind") ?? "127.0.0.1",
+    hostText: hostFlag ?? tcpHost ?? "127.0.0.1",
     host: "",
-    port: parsePort(PROG, flags.string("port") ?? (flavour === "gunicorn" ? "8000" : "9090")),
+    port: parsePort(PROG, portText ?? (flavour === "gunicorn" ? "8000" : "9090")),
+    binds,
     directory: directory === undefined ? undefined : resolve(directory),
     workers: workersText === undefined ? 1 : parseCount(workersFlag, workersText, 1, 32),
     timeout:

@@ -1,12 +1,20 @@
 import { type ChildProcess, fork } from "node:child_process";
+import { existsSync, type Stats, statSync, unlinkSync } from "node:fs";
 import * as net from "node:net";
+import { dirname } from "node:path";
+import { getSystemErrorName } from "node:util";
 import { exposureWarning, isLoopback, resolveBindHost, urlHost } from "../shared/args.js";
 import { flushEvents, onControl, onParentGone, sendEvent } from "../shared/ipc.js";
 import { bindErrorEvent } from "../shared/listen.js";
-import type { MasterSignal, WorkerExitReason, WorkerState } from "../shared/protocol.js";
+import type {
+  ErrorEvent,
+  MasterSignal,
+  WorkerExitReason,
+  WorkerState,
+} from "../shared/protocol.js";
 import { ImportFailure, importedLine, importGreeting } from "./app.js";
 import { FolderCache } from "./cache.js";
-import type { Config } from "./config.js";
+import type { Bind, Config } from "./config.js";
 import { gunicornLine } from "./flavours/logging.js";
 import { harakiriLines, uwsgiAppReady, uwsgiBanner, uwsgiRequestLine } from "./flavours/uwsgi.js";
 import {
@@ -25,6 +33,24 @@ interface RawHandle {
   getsockname(out: { address?: string; port?: number }): number;
   close(): void;
 }
+
+type UnixBind = Extract<Bind, { kind: "unix" }>;
+
+/** A bound socket the workers listen on; closing a Unix one removes its file. */
+interface Listener {
+  bind: Bind;
+  handle: RawHandle;
+}
+
+/** Why a Unix socket could not be bound, and what to do, by the code the OS gave. */
+const UNIX_BIND_ERRORS: Record<string, [string, string]> = {
+  ENOENT: ["its folder does not exist", "Create the folder first, or choose another path."],
+  EACCES: ["permission denied", "Choose a folder you can write to, such as /tmp."],
+  EPERM: ["permission denied", "Choose a folder you can write to, such as /tmp."],
+  ENOTDIR: ["a part of the path is not a folder", "Choose another path."],
+  EROFS: ["the file system is read-only", "Choose a folder you can write to, such as /tmp."],
+  EADDRINUSE: ["another server bound it just now", "Stop that server, or choose another path."],
+};
 
 interface Worker {
   child: ChildProcess;
@@ -56,7 +82,8 @@ type CreateHandle = (address: string, port: number, family: number) => RawHandle
 export class Master {
   readonly pid = process.pid;
   private readonly gunicorn: boolean;
-  private handle?: RawHandle;
+  private listeners: Listener[] = [];
+  /** The TCP port, 0 when the master listens on Unix sockets only. */
   private port = 0;
   private url = "";
   private workers: Worker[] = [];
@@ -97,6 +124,8 @@ export class Master {
       );
     }
     this.installControls();
+    // Whatever way the process ends, a Unix socket's file goes with it (closing removes it).
+    process.once("exit", () => this.closeListeners());
     if (this.gunicorn && c.preload) {
       try {
         this.preloaded = importGreeting(c.directory, c.app);
@@ -108,11 +137,13 @@ export class Master {
       }
     }
     if (!(await this.bind())) return;
-    if (!isLoopback(c.host)) this.say(exposureWarning(c.host));
-    this.url = `http://${urlHost(c.host)}:${this.port}`;
+    const tcp = c.binds.some((b) => b.kind === "tcp");
+    if (tcp && !isLoopback(c.host)) this.say(exposureWarning(c.host));
+    if (tcp) this.url = `http://${urlHost(c.host)}:${this.port}`;
     if (this.gunicorn) {
+      const names = c.binds.map((b) => (b.kind === "unix" ? `unix:${b.path}` : this.url));
       this.log("INFO", "Starting gunicorn 20.1.0");
-      this.log("INFO", `Listening at: ${this.url} (${this.pid})`);
+      this.log("INFO", `Listening at: ${names.join(",")} (${this.pid})`);
       this.log("INFO", "Using worker: sync");
     } else if (!this.uwsgiBoot(false)) {
       return;
@@ -126,8 +157,18 @@ export class Master {
     this.watchdog = setInterval(() => this.checkTimeouts(), CHECK_INTERVAL_MS);
   }
 
-  /** Binds (not listens: the workers listen and accept) and reads the port back. */
+  /** Binds every address in order (not listens: the workers listen and accept). */
   private async bind(): Promise<boolean> {
+    for (const bind of this.config.binds) {
+      const handle = bind.kind === "tcp" ? await this.bindTcp() : await this.bindUnix(bind);
+      if (!handle) return false;
+      this.listeners.push({ bind, handle });
+    }
+    return true;
+  }
+
+  /** Binds the TCP address and reads the port back. */
+  private async bindTcp(): Promise<RawHandle | undefined> {
     const c = this.config;
     const create = (net as unknown as { _createServerHandle: CreateHandle })._createServerHandle;
     const where = `('${c.host}', ${c.port})`;
@@ -151,9 +192,8 @@ export class Master {
           handle.close();
           code = "EADDRINUSE";
         } else {
-          this.handle = handle;
           this.port = out.port;
-          return true;
+          return handle;
         }
       }
       if (code !== "EADDRINUSE") {
@@ -161,7 +201,7 @@ export class Master {
           ? `${gunicornLine(this.pid, "ERROR", `Can't connect to ${where}`)}`
           : `bind(): ${code} [core/socket.c line 769]\n`;
         await this.fatal(text, bindErrorEvent(code, c.port, c.host), 1);
-        return false;
+        return undefined;
       }
       if (!this.gunicorn) {
         await this.fatal(
@@ -169,19 +209,67 @@ export class Master {
           bindErrorEvent("EADDRINUSE", c.port, c.host),
           1,
         );
-        return false;
+        return undefined;
       }
       if (attempt === 0) sendEvent(bindErrorEvent("EADDRINUSE", c.port, c.host));
       if (attempt === 5) {
         this.log("ERROR", `Can't connect to ${where}`);
         await this.exit(1);
-        return false;
+        return undefined;
       }
       this.log("ERROR", `Connection in use: ${where}`);
       this.log("ERROR", "Retrying in 1 second.");
       await new Promise((r) => setTimeout(r, 1000));
-      if (this.stopping) return false;
+      if (this.stopping) return undefined;
     }
+  }
+
+  /**
+   * Binds a Unix socket as Gunicorn's UnixSocket does: a socket file left at the path (by a
+   * server that did not stop cleanly) is removed first; any other file is refused.
+   */
+  private async bindUnix(bind: UnixBind): Promise<RawHandle | undefined> {
+    const fail = async (code: string) => {
+      const [why, hint] = UNIX_BIND_ERRORS[code] ?? [code, "Choose another path."];
+      await this.fatal(
+        `${gunicornLine(this.pid, "ERROR", `Can't connect to ${bind.path}`)}Error: cannot create the Unix socket '${bind.path}': ${why} (${code}). ${hint}\n`,
+        {
+          type: "error",
+          code,
+          message: `Cannot create the Unix socket ${bind.absolute}: ${why}.`,
+          hint,
+          fatal: true,
+        },
+        1,
+      );
+      return undefined;
+    };
+    let stat: Stats | undefined;
+    try {
+      stat = statSync(bind.path, { throwIfNoEntry: false });
+      if (stat?.isSocket()) unlinkSync(bind.path);
+    } catch (err) {
+      return fail((err as NodeJS.ErrnoException).code ?? "EIO");
+    }
+    if (stat && !stat.isSocket()) {
+      const hint = "Remove that file, or choose another path for -b unix:PATH.";
+      const event: ErrorEvent = {
+        type: "error",
+        code: "ENOTSOCK",
+        message: `${bind.absolute} exists and is not a socket.`,
+        hint,
+        fatal: true,
+      };
+      await this.fatal(`Error: '${bind.path}' is not a socket. ${hint}\n`, event, 1);
+      return undefined;
+    }
+    const create = (net as unknown as { _createServerHandle: CreateHandle })._createServerHandle;
+    // A path with port -1 and address type -1 makes libuv's pipe handle, bound to the path.
+    const handle = create(bind.path, -1, -1);
+    if (typeof handle !== "number") return handle;
+    const code = getSystemErrorName(handle);
+    // libuv reports a missing folder as EACCES (as Windows would): tell the two apart.
+    return fail(code === "EACCES" && !existsSync(dirname(bind.absolute)) ? "ENOENT" : code);
   }
 
   /** Prints the uWSGI banner and imports the app in the master; false if the app is broken. */
@@ -317,17 +405,21 @@ export class Master {
     return w;
   }
 
-  /** Gives a worker its own descriptor of the listening socket. */
+  /** Gives a worker its own descriptor of each listening socket, one message each. */
   private sendHandle(w: Worker): void {
-    if (!this.handle || !w.child.connected) return;
-    try {
-      w.child.send(
-        { t: "handle" } satisfies MasterMessage,
-        this.handle as unknown as net.Server,
-        undefined,
-        () => {},
-      );
-    } catch {}
+    const count = this.listeners.length;
+    this.listeners.forEach(({ bind, handle }, index) => {
+      if (!w.child.connected) return;
+      const message: MasterMessage = {
+        t: "handle",
+        index,
+        count,
+        ...(bind.kind === "unix" ? { unix: bind.path } : {}),
+      };
+      try {
+        w.child.send(message, handle as unknown as net.Server, undefined, () => {});
+      } catch {}
+    });
   }
 
   private tell(w: Worker, message: MasterMessage): void {
@@ -434,6 +526,7 @@ export class Master {
     if (this.workers.filter((w) => w.booted).length < this.target) return;
     this.announced = true;
     const c = this.config;
+    const unix = c.binds.find((b): b is UnixBind => b.kind === "unix");
     sendEvent({
       type: "listening",
       sandbox: "prefork",
@@ -441,7 +534,8 @@ export class Master {
       pid: this.pid,
       host: c.host,
       port: this.port,
-      url: `${this.url}/`,
+      url: this.url ? `${this.url}/` : `unix:${unix?.absolute ?? ""}`,
+      ...(unix ? { unix: unix.absolute } : {}),
       ...(c.directory ? { directory: c.directory } : {}),
       options: this.gunicorn
         ? {
@@ -749,10 +843,15 @@ export class Master {
     await this.exit(code);
   }
 
+  /** Closes the bound sockets; libuv removes a Unix socket's file as it closes it. */
+  private closeListeners(): void {
+    for (const { handle } of this.listeners) handle.close();
+    this.listeners = [];
+  }
+
   private async exit(code: number): Promise<void> {
     this.killAll();
-    this.handle?.close();
-    this.handle = undefined;
+    this.closeListeners();
     this.cache?.remove();
     await flushEvents(300);
     process.exit(code);

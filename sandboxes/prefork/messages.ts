@@ -29,9 +29,12 @@ export interface DoneRequest extends Omit<RequestEvent, "type" | "worker"> {
   startedAt: number;
 }
 
-/** What a master tells a worker. The listening socket comes with `handle`. */
+/**
+ * What a master tells a worker. Each listening socket comes with its own `handle` message:
+ * `index` of `count`, and `unix` (the path as bound) for a Unix socket.
+ */
 export type MasterMessage =
-  | { t: "handle" }
+  | { t: "handle"; index: number; count: number; unix?: string }
   | { t: "stop"; graceful: boolean; reason: "shutdown" | "reload" | "ttou" };
 
 /** The environment variable that makes the entry run as a worker, with its JSON settings. */
@@ -43,6 +46,7 @@ export interface WorkerSettings {
   index: number;
   workers: number;
   host: string;
+  /** The TCP port, 0 when the master listens on Unix sockets only. */
   port: number;
   directory?: string;
   app: "demo" | "broken";

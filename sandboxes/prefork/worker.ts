@@ -231,24 +231,30 @@ interface Address {
 
 /** Who is at each end of a connection, as the environ shows it. */
 export interface Peer {
+  /** Empty for a Unix socket: its client has no address. */
   address: string;
   port: number;
+  /** The Unix socket's path as bound, when the connection came over one. */
+  unix?: string;
   /** Our end; asked only when the app reads it. */
   local(): Address;
 }
 
-/** An accepted connection as libuv hands it to Node, before Node wraps it in a net.Socket. */
-interface TcpHandle {
+/**
+ * An accepted connection as libuv hands it to Node, before Node wraps it in a net.Socket: a
+ * TCP handle, or a pipe handle (a Unix socket's), which has no getpeername or getsockname.
+ */
+interface ClientHandle {
   /** The descriptor: a number >= 0 on POSIX, -1 on Windows. */
   readonly fd: number;
-  getpeername(out: Address): number;
-  getsockname(out: Address): number;
+  getpeername?(out: Address): number;
+  getsockname?(out: Address): number;
   close(): void;
 }
 
 /** A listening handle: libuv calls `onconnection` from its accept loop, once per connection. */
 interface ListenHandle {
-  onconnection(err: number, client?: TcpHandle): void;
+  onconnection(err: number, client?: ClientHandle): void;
 }
 
 function socketPeer(socket: Socket): Peer {
@@ -259,15 +265,18 @@ function socketPeer(socket: Socket): Peer {
   };
 }
 
-function handlePeer(client: TcpHandle): Peer {
+/** The peer of a connection accepted on a TCP socket, or on the Unix socket bound at `unix`. */
+function handlePeer(client: ClientHandle, unix: string | undefined): Peer {
+  // accept() on a Unix socket gives Python '' for the client's address.
+  if (unix !== undefined) return { address: "", port: 0, unix, local: () => ({ address: unix }) };
   const out: Address = {};
-  client.getpeername(out);
+  client.getpeername?.(out);
   return {
     address: out.address ?? "127.0.0.1",
     port: out.port ?? 0,
     local: () => {
       const local: Address = {};
-      client.getsockname(local);
+      client.getsockname?.(local);
       return local;
     },
   };
@@ -404,7 +413,8 @@ export function runWorker(settings: WorkerSettings): void {
   }
   const app = demoApp(greeting, runtime);
 
-  let server: Server | undefined;
+  /** A server per listening socket the master sent, by its index. */
+  const servers = new Map<number, Server>();
   /** The fallback path's connection in hand, and those that came meanwhile. */
   let current: Socket | undefined;
   const queue: Socket[] = [];
@@ -420,7 +430,7 @@ export function runWorker(settings: WorkerSettings): void {
     exiting = true;
     send({ t: "exiting", reason });
     if (gunicorn) log("INFO", `Worker exiting (pid: ${pid})`);
-    server?.close();
+    for (const server of servers.values()) server.close();
     setImmediate(() => process.exit(0));
   };
 
@@ -437,9 +447,10 @@ export function runWorker(settings: WorkerSettings): void {
    * next. libuv calls this from its accept loop, so until it returns this worker accepts
    * nothing and the kernel hands new connections to the other workers (or keeps them in the
    * backlog for whichever worker frees first). The connection never becomes a net.Socket:
-   * the worker reads and writes its descriptor, and libuv closes it.
+   * the worker reads and writes its descriptor, and libuv closes it. `unix` is the path of the
+   * Unix socket it came over.
    */
-  function serveSync(err: number, client?: TcpHandle): void {
+  function serveSync(err: number, client: ClientHandle | undefined, unix?: string): void {
     if (err || !client) return;
     // Connections may come one after another without the event loop turning (and so without
     // the IPC channel's "disconnect"): look at the parent from here too, now and then.
@@ -448,19 +459,20 @@ export function runWorker(settings: WorkerSettings): void {
       orphanChecked = performance.now();
     }
     const fd = client.fd;
+    const peer = handlePeer(client, unix);
     let waiting = false;
     const reading = readRequest(fd, gunicorn, () => {
       waiting = true;
-      send({ t: "reading", startedAt: Date.now(), remote: handlePeer(client).address });
+      send({ t: "reading", startedAt: Date.now(), remote: peer.address });
     });
     if (waiting && (!reading || "status" in reading)) send({ t: "idle" });
     if (reading) {
       // uWSGI's router closes a request it cannot parse without an answer.
       const answered =
         "status" in reading
-          ? refuse(reading, handlePeer(client).address) &&
+          ? refuse(reading, peer.address) &&
             writeAll(fd, errorResponse(reading.status, reading.detail))
-          : respond(handlePeer(client), reading.head, reading.body, (bytes) => writeAll(fd, bytes));
+          : respond(peer, reading.head, reading.body, (bytes) => writeAll(fd, bytes));
       if (answered && ("status" in reading || reading.extra)) drain(fd);
     }
     client.close();
@@ -620,20 +632,40 @@ export function runWorker(settings: WorkerSettings): void {
   }
 
   process.on("message", (message: MasterMessage, handle: unknown) => {
-    if (message.t === "handle" && handle && !server && !stopping) {
-      server = createServer({ pauseOnConnect: true }, serveAsync);
+    if (message.t === "handle" && handle && !servers.has(message.index) && !stopping) {
+      const server = createServer({ pauseOnConnect: true }, serveAsync);
       server.on("error", () => {});
       server.listen(handle as Parameters<Server["listen"]>[0]);
+      servers.set(message.index, server);
       // On POSIX each connection is taken straight from libuv's accept loop (see serveSync).
       const listening = (server as unknown as { _handle?: ListenHandle })._handle;
-      if (listening && process.platform !== "win32") listening.onconnection = serveSync;
-      send({ t: "booted" });
+      if (listening && process.platform !== "win32") {
+        const unix = message.unix;
+        listening.onconnection = (err, client) => serveSync(err, client, unix);
+      }
+      // Booted once it listens on every socket the master has.
+      if (servers.size === message.count) send({ t: "booted" });
     } else if (message.t === "stop") {
       stopping = message;
-      server?.close();
+      for (const server of servers.values()) server.close();
       if (!message.graceful || (!current && queue.length === 0)) exit(message.reason);
     }
   });
+}
+
+/**
+ * Gunicorn's SERVER_NAME and SERVER_PORT. On a TCP socket they are the address it listens on.
+ * On a Unix socket (whose name is only a path) they come from the Host header, as
+ * gunicorn/http/wsgi.py splits it at ':' (port 80 when it names none); without a Host header
+ * they are the socket's path and ''.
+ */
+function gunicornServer(settings: WorkerSettings, head: ParsedHead, peer: Peer): [string, string] {
+  if (peer.unix === undefined) return [settings.host, String(settings.port)];
+  let host = "";
+  for (const [name, value] of head.headers) if (name.toLowerCase() === "host") host = value;
+  if (!host) return [peer.unix, ""];
+  const parts = host.split(":");
+  return [parts[0] ?? "", parts[1] ?? "80"];
 }
 
 /** The environ of PEP 3333, with what Gunicorn 20.1.0 or uWSGI 2.0.21 adds. */
@@ -657,9 +689,7 @@ export function buildEnviron(
   let env: Environ;
   const gunicorn = settings.flavour === "gunicorn";
   if (gunicorn) {
-    // On a TCP socket Gunicorn takes SERVER_NAME and SERVER_PORT from the address it listens
-    // on; the Host header is read only for a Unix socket.
-    const [name, port] = [settings.host, String(settings.port)];
+    const [name, port] = gunicornServer(settings, head, peer);
     env = {
       REQUEST_METHOD: head.method,
       "wsgi.errors": new PyObject(
@@ -673,6 +703,8 @@ export function buildEnviron(
       "wsgi.input_terminated": true,
       SERVER_SOFTWARE: "gunicorn/20.1.0",
       "gunicorn.socket": new PyObject(() => {
+        if (peer.unix !== undefined)
+          return `<socket.socket fd=9, family=1, type=1, proto=0, laddr=${peer.unix}>`;
         const local = peer.local();
         return `<socket.socket fd=9, family=2, type=1, proto=0, laddr=('${local.address}', ${local.port}), raddr=('${remote}', ${remotePort})>`;
       }),
@@ -688,6 +720,8 @@ export function buildEnviron(
       PATH_INFO: path,
       SCRIPT_NAME: "",
     };
+    // A Unix socket's client has no address, so no port either.
+    if (peer.unix !== undefined) delete env.REMOTE_PORT;
   } else {
     env = {
       REQUEST_METHOD: head.method,

@@ -1,7 +1,9 @@
 /**
  * The app servers the proxy starts behind itself when no --upstream is given: prefork sandboxes
- * (Gunicorn flavour) on free loopback ports. Their log lines go to the proxy's own output, their
- * events through the proxy's IPC channel, and the lab's master controls to them.
+ * (Gunicorn flavour), each on a Unix socket the proxy passes requests to (as the lesson's
+ * nginx.conf does) and on a free loopback port for reaching it directly. Their log lines go to
+ * the proxy's own output, their events through the proxy's IPC channel, and the lab's master
+ * controls to them.
  */
 
 import { type ChildProcess, fork } from "node:child_process";
@@ -57,7 +59,10 @@ export class AppServer {
   readonly child: ChildProcess;
   readonly pid: number;
   port = 0;
+  /** What the proxy passes requests to: `unix:PATH`, or `http://127.0.0.1:PORT` without a socket. */
   url = "";
+  /** `http://127.0.0.1:PORT`: the app server reached directly, without the proxy. */
+  directUrl = "";
   /** Worker pids alive now, from the server's worker events. */
   readonly workers = new Set<number>();
   /** The last event of each live worker, to say it is gone when its master dies without a word. */
@@ -67,10 +72,12 @@ export class AppServer {
   #stopping = false;
   readonly #done: Promise<void>;
 
-  constructor(entry: string, args: string[], hooks: AppServerHooks) {
-    this.child = fork(entry, ["--bind", "127.0.0.1", ...args], {
+  /** `requestEvents`: the proxy passes each request's events on (a lab watches it). */
+  constructor(entry: string, args: string[], requestEvents: boolean, hooks: AppServerHooks) {
+    this.child = fork(entry, args, {
       stdio: ["ignore", "pipe", "pipe", "ipc"],
       execArgv: [],
+      ...(requestEvents ? {} : { env: { ...process.env, LEARN_WEBSERVERS_EVENTS: "lifecycle" } }),
     });
     this.pid = this.child.pid ?? 0;
     pipeLines(this.child.stdout, stdoutOut);
@@ -115,7 +122,8 @@ export class AppServer {
       switch (msg.type) {
         case "listening":
           this.port = msg.port;
-          this.url = `http://127.0.0.1:${msg.port}`;
+          this.directUrl = `http://127.0.0.1:${msg.port}`;
+          this.url = msg.unix !== undefined ? `unix:${msg.unix}` : this.directUrl;
           markReady(true);
           return;
         case "stopping":
@@ -181,6 +189,7 @@ export class AppServer {
 /** Starts `count` app servers; resolves once each answers or failed. */
 export async function startAppServers(
   count: number,
+  requestEvents: boolean,
   argsFor: (index: number) => string[],
   hooks: AppServerHooks,
 ): Promise<AppServer[]> {
@@ -190,7 +199,10 @@ export async function startAppServers(
       `the prefork sandbox is missing (${entry}); build the project (npm run build), or give --upstream URL`,
     );
   }
-  const servers = Array.from({ length: count }, (_, i) => new AppServer(entry, argsFor(i), hooks));
+  const servers = Array.from(
+    { length: count },
+    (_, i) => new AppServer(entry, argsFor(i), requestEvents, hooks),
+  );
   await Promise.all(servers.map((s) => s.ready));
   return servers;
 }

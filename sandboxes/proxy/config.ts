@@ -49,8 +49,10 @@ A front server in the manner of nginx 1.22 in front of Gunicorn. It serves
 X-Request-ID. It reads each request whole before it opens a connection
 upstream, and each answer whole before it sends it: a slow client holds the
 proxy, never a sync worker. Without --upstream it starts the prefork sandbox
-(Gunicorn flavour) on a free loopback port behind itself, and stops it with
-itself.
+(Gunicorn flavour) behind itself and stops it with itself: the proxy passes
+requests to it over a Unix socket in a private temporary folder, as nginx
+passes them to Gunicorn on unix:/run/gunicorn.sock, and it also listens on a
+free loopback port for reaching it directly (on Windows, that port only).
 
 The access log (nginx's combined format) goes to stdout, the error log (level
 notice) to stderr, as in nginx's Docker image; the app server's own lines go to
@@ -95,7 +97,7 @@ options:
                         (default: 65)
 
 the app servers it starts without --upstream (the prefork sandbox's options):
-  --app-servers N       how many, each on its own port (default: 1)
+  --app-servers N       how many, each on its own socket and port (default: 1)
   -w, --workers N       worker processes of each (default: 1)
   -t, --timeout S       kill a worker silent for S seconds (default: 30)
   --graceful-timeout S  how long TERM and HUP wait for a request in flight

@@ -5,10 +5,12 @@
  */
 
 import { lookup } from "node:dns/promises";
-import { realpathSync } from "node:fs";
+import { mkdtempSync, realpathSync, rmSync } from "node:fs";
 import { createServer, isIP } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { exposureWarning, isLoopback, resolveBindHost, urlHost } from "../shared/args.js";
-import { flushEvents, hasIpc, onControl, sendEvent } from "../shared/ipc.js";
+import { flushEvents, onControl, requestEventsWanted, sendEvent } from "../shared/ipc.js";
 import { installLifecycle } from "../shared/lifecycle.js";
 import { bindErrorEvent, listenOnce } from "../shared/listen.js";
 import { flushOutput, stderrOut } from "../shared/output.js";
@@ -35,6 +37,13 @@ function freePort(): Promise<number> {
   });
 }
 
+/** A folder only this user can enter, for the app servers' sockets; removed when the proxy exits. */
+function privateSocketDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "lws-proxy-"));
+  process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
 async function exitWith(code: number): Promise<never> {
   flushOutput();
   await flushEvents(500);
@@ -47,7 +56,7 @@ async function main(): Promise<void> {
     process.stdout.write(HELP);
     return;
   }
-  const events = hasIpc();
+  const events = requestEventsWanted();
 
   let host: string;
   try {
@@ -126,11 +135,30 @@ async function main(): Promise<void> {
 
   if (upstreams.length === 0) {
     const ports = await Promise.all(Array.from({ length: config.appServers }, freePort));
-    upstreams = ports.map((port) => parseUpstreamUrl(`http://127.0.0.1:${port}`) as Upstream);
+    // As the lesson's nginx.conf: Gunicorn on a Unix socket only the proxy uses, in a folder of
+    // the proxy's own (its TCP port is for reaching it without the proxy).
+    const socketDir = process.platform === "win32" ? undefined : privateSocketDir();
+    const sockets = ports.map((_, i) =>
+      socketDir === undefined ? undefined : join(socketDir, `app-${i + 1}.sock`),
+    );
+    upstreams = ports.map(
+      (port, i) =>
+        parseUpstreamUrl(
+          sockets[i] !== undefined ? `unix:${sockets[i]}` : `http://127.0.0.1:${port}`,
+        ) as Upstream,
+    );
     try {
       appServers = await startAppServers(
         config.appServers,
-        (i) => ["--port", String(ports[i]), ...config.appArgs],
+        events,
+        (i) => [
+          ...(sockets[i] !== undefined ? ["--bind", `unix:${sockets[i]}`] : []),
+          "--bind",
+          "127.0.0.1",
+          "--port",
+          String(ports[i]),
+          ...config.appArgs,
+        ],
         {
           onEvent: (event) => {
             if (event.type === "request") proxy?.noteUpstreamRequest(event);
@@ -229,7 +257,11 @@ async function main(): Promise<void> {
     port: address.port,
     url,
     ...(config.directory !== undefined ? { directory: config.directory } : {}),
-    options: { ...config.shown, upstream: upstreams.map((u) => u.url).join(",") },
+    options: {
+      ...config.shown,
+      upstream: upstreams.map((u) => u.url).join(","),
+      ...(appServers.length > 0 ? { direct: appServers.map((s) => s.directUrl).join(",") } : {}),
+    },
   });
   if (events) sendEvent(proxy.upstreamsEvent());
 }

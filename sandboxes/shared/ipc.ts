@@ -23,9 +23,37 @@ function settle(): void {
   }
 }
 
+/**
+ * `LEARN_WEBSERVERS_EVENTS=lifecycle`: the parent reads only whether the sandbox started, failed
+ * and stopped (the CLI, which keeps the channel to notice its own death; a proxy nobody watches),
+ * so nothing is sent for each request.
+ */
+const lifecycleOnly = process.env.LEARN_WEBSERVERS_EVENTS === "lifecycle";
+
+/** True when the parent wants an event for each request (a lab), not only the lifecycle ones. */
+export function requestEventsWanted(): boolean {
+  return !lifecycleOnly && hasIpc();
+}
+
+function perRequest(event: SandboxEvent): boolean {
+  switch (event.type) {
+    case "request":
+    case "proxy":
+    case "upstreams":
+    case "connections":
+    case "loop":
+    case "websocket":
+      return true;
+    case "worker":
+      return event.state === "busy" || event.state === "idle";
+    default:
+      return false;
+  }
+}
+
 /** Sends `{v: 1, msg: event}` to the parent; does nothing without IPC and never throws. */
 export function sendEvent(event: SandboxEvent): void {
-  if (!hasIpc()) return;
+  if (!hasIpc() || (lifecycleOnly && perRequest(event))) return;
   const envelope: IpcEnvelope<SandboxEvent> = { v: PROTOCOL_VERSION, msg: event };
   inFlight++;
   try {

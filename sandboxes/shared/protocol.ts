@@ -8,10 +8,14 @@ export interface ListeningEvent {
   flavour: string;
   pid: number;
   host: string;
+  /** The TCP port; 0 when the sandbox listens on Unix sockets only. */
   port: number;
+  /** `http://HOST:PORT/`, or `unix:PATH` when there is no TCP port. */
   url: string;
   directory?: string;
   options: Record<string, string | number | boolean>;
+  /** The first Unix socket it listens on (absolute path), when it listens on one. */
+  unix?: string;
 }
 
 export interface RequestEvent {

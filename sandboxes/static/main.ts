@@ -10,7 +10,7 @@ import {
   urlHost,
   usageError,
 } from "../shared/args.js";
-import { flushEvents, hasIpc, sendEvent } from "../shared/ipc.js";
+import { flushEvents, requestEventsWanted, sendEvent } from "../shared/ipc.js";
 import { installLifecycle } from "../shared/lifecycle.js";
 import { bindErrorEvent, listenOnce } from "../shared/listen.js";
 import { flushOutput, stderrOut } from "../shared/output.js";
@@ -161,7 +161,7 @@ async function main(): Promise<void> {
     directory,
     root: new Root(rootReal, { base: directory }),
     threading,
-    onRequest: hasIpc() ? sendEvent : undefined,
+    onRequest: requestEventsWanted() ? sendEvent : undefined,
   });
 
   let address: { address: string; port: number };

@@ -41,9 +41,11 @@ export async function sandboxCommand(
   const available = availableSandboxes();
   if (name === undefined || !available.includes(name)) throw unknownSandbox(name, available);
 
-  // The IPC channel is how the sandbox notices that this process died and exits with it.
+  // The IPC channel is how the sandbox notices that this process died and exits with it; no
+  // event is read here, so none is sent for each request.
   const child = spawn(process.execPath, [sandboxEntry(name), ...args], {
     stdio: ["inherit", "inherit", "inherit", "ipc"],
+    env: { ...process.env, LEARN_WEBSERVERS_EVENTS: "lifecycle" },
   });
   const ignore = () => {};
   const forward = (signal: NodeJS.Signals) => () => {

@@ -27,10 +27,12 @@ export const listeningEventSchema = z.object({
   flavour: z.string(),
   pid: z.int(),
   host: z.string(),
-  port: z.int().check(z.minimum(1), z.maximum(65535)),
+  // 0: listening on Unix sockets only (then `unix` names the first).
+  port: z.int().check(z.minimum(0), z.maximum(65535)),
   url: z.string(),
   directory: z.optional(z.string()),
   options: z.record(z.string(), optionValue),
+  unix: z.optional(z.string()),
 });
 
 export const requestEventSchema = z.object({

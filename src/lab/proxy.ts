@@ -67,8 +67,9 @@ function ms(n: number | undefined): string {
   return `${n.toFixed(1)} ms`;
 }
 
-/** ":41234" for a loopback upstream, the whole address otherwise. */
+/** ":41234" for a loopback upstream, "app-1.sock" for a Unix socket, the whole address otherwise. */
 export function shortUpstream(url: string): string {
+  if (url.startsWith("unix:")) return url.slice(url.lastIndexOf("/") + 1) || url;
   const m = /^http:\/\/(127\.0\.0\.1|localhost|\[::1\]):(\d+)$/.exec(url);
   return m ? `:${m[2]}` : url.replace(/^http:\/\//, "");
 }

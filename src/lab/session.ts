@@ -577,7 +577,7 @@ export class LabSession implements LabSessionApi {
       };
       const workers = this.#workerContext();
       if (workers) ctx.workers = workers;
-      const upstream = firstUpstream(l?.options.upstream);
+      const upstream = firstUpstream(l?.options.direct) ?? firstUpstream(l?.options.upstream);
       if (upstream) ctx.upstream = upstream;
       result = await runExperiment(exp, ctx, (progress) => {
         this.#running = { experimentId, progress };
@@ -636,7 +636,10 @@ export class LabSession implements LabSessionApi {
   }
 }
 
-/** The first `http://host:port` of a proxy's comma-separated upstream list. */
+/**
+ * The first `http://host:port` of a proxy's comma-separated list: the TCP addresses of the app
+ * servers it started (`direct`), or its upstreams.
+ */
 function firstUpstream(value: unknown): { host: string; port: number } | undefined {
   if (typeof value !== "string") return undefined;
   const first = value.split(",")[0]?.trim() ?? "";

@@ -25,12 +25,15 @@ export interface Prefork {
   stop(): Promise<void>;
 }
 
-/** Starts the sandbox with an IPC channel, waits for the listening event (or an exit). */
+/**
+ * Starts the sandbox with an IPC channel, waits for the listening event (or an exit). With
+ * `tcp: false` no `--port 0` is added (so `-b unix:PATH` alone listens on no TCP port).
+ */
 export async function startPrefork(
   args: string[],
-  options: { waitForListening?: boolean; cwd?: string } = {},
+  options: { waitForListening?: boolean; cwd?: string; tcp?: boolean } = {},
 ): Promise<Prefork> {
-  const child = fork(preforkEntry(), ["--port", "0", ...args], {
+  const child = fork(preforkEntry(), [...(options.tcp === false ? [] : ["--port", "0"]), ...args], {
     stdio: ["ignore", "pipe", "pipe", "ipc"],
     cwd: options.cwd,
   });

@@ -62,6 +62,8 @@ export interface RunningProxy {
   lastUpstreams(): UpstreamsEvent | undefined;
   /** The `upstream` option of the listening event: the app servers' addresses. */
   upstreams(): string[];
+  /** The TCP addresses of the app servers the proxy started, for reaching them directly. */
+  direct(): string[];
   /** Pids of the app servers' workers whose last event is not "exited". */
   liveWorkers(): number[];
   /** The app servers' master pids, from the upstreams events. */
@@ -100,6 +102,12 @@ export async function startProxy(
     upstreams: () => {
       const listening = of("listening")[0];
       return String(listening?.options.upstream ?? "")
+        .split(",")
+        .filter(Boolean);
+    },
+    direct: () => {
+      const listening = of("listening")[0];
+      return String(listening?.options.direct ?? "")
         .split(",")
         .filter(Boolean);
     },

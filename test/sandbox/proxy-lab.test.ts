@@ -65,6 +65,13 @@ const lab: Lab = labSchema.parse({
       explain: "x",
       action: { kind: "burst", path: "/slow?ms=100", count: 6, concurrency: 6 },
     },
+    {
+      key: 7,
+      id: "slow-direct",
+      title: "A slow client straight to Gunicorn",
+      explain: "x",
+      action: { kind: "slow-client", target: "upstream", holdMs: 800, path: "/?direct" },
+    },
   ],
   missions: [
     {
@@ -143,6 +150,14 @@ describe("a lab on the proxy sandbox", () => {
     const result = await session.runExperiment(3);
     expect(result?.ok).toBe(true);
     expect(result?.values.blocked).toBe(false);
+  });
+
+  it("sends a slow client straight to Gunicorn's own port, not to its Unix socket", async () => {
+    const result = await session.runExperiment(7);
+    expect(result?.ok).toBe(true);
+    expect(result?.exchange?.note).toMatch(
+      /straight to the app server on 127\.0\.0\.1:\d+ with no proxy/,
+    );
   });
 
   it("says which workers answered a burst, and meets missions from the forwarded events", async () => {

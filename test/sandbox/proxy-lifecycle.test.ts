@@ -64,8 +64,7 @@ function trickle(port: number, ms: number): Promise<string> {
 describe("proxy sandbox: buffering slow clients", () => {
   it("a client trickling its request for 2 s keeps no worker busy behind the proxy, one without it", async () => {
     const p = await start(["--workers", "1"]);
-    const [upstream] = p.upstreams();
-    const appPort = Number(new URL(upstream ?? "").port);
+    const appPort = Number(new URL(p.direct()[0] ?? "").port);
 
     // Behind the proxy: the only worker stays free for everyone else.
     const slow = trickle(p.port, 2000);
@@ -152,7 +151,15 @@ describe("proxy sandbox: the lab's controls reach gunicorn", () => {
     expect(error?.fatal).toBe(false);
     for (let i = 0; i < 4; i++) expect((await get(p.port, `/?after=${i}`)).status).toBe(200);
     expect(alive(second ?? 0)).toBe(true);
-    await p.waitFor(() => p.stderr().includes("connect() failed (111: Connection refused)"));
+    // Gunicorn removed its socket file as it stopped: nginx logs that at crit.
+    const [gone] = p.upstreams();
+    const missing = `connect() to ${gone} failed (2: No such file or directory) while connecting to upstream`;
+    await p.waitFor(() => p.stderr().includes(missing), 3000, "the failed connect");
+    const line = p
+      .stderr()
+      .split("\n")
+      .find((l) => l.includes(missing));
+    expect(line).toMatch(/ \[crit\] \d+#\d+: \*\d+ connect\(\) to unix:/);
     await p.waitFor(() => p.lastUpstreams()?.upstreams.some((u) => u.state === "down") === true);
   });
 
@@ -244,5 +251,25 @@ describe("proxy sandbox: no process left behind", () => {
     expect(error).toMatchObject({ code: "EADDRINUSE", fatal: true });
     const workers = p.events.filter((e): e is WorkerEvent => e.type === "worker").map((e) => e.pid);
     expect(await allGone(workers, 2500)).toBe(true);
+  });
+});
+
+describe("proxy sandbox run by the CLI (LEARN_WEBSERVERS_EVENTS=lifecycle)", () => {
+  it("says it listens and stops, but sends nothing per request, nor does its app server", async () => {
+    const p = await start(["--workers", "2"], { env: { LEARN_WEBSERVERS_EVENTS: "lifecycle" } });
+    expect(p.upstreams()[0]).toMatch(/^unix:/);
+    for (let i = 0; i < 5; i++) expect((await get(p.port, `/?n=${i}`)).status).toBe(200);
+    await p.waitFor(() => (p.stdout().match(/"GET \/\?n=\d HTTP\/1\.1" 200 /g) ?? []).length === 5);
+    await sleep(400);
+    const types = new Set<string>(p.events.map((e) => e.type));
+    expect(types.has("listening")).toBe(true);
+    for (const type of ["request", "proxy", "upstreams"]) expect(types.has(type)).toBe(false);
+    const states = p.events.flatMap((e) => (e.type === "worker" ? [e.state] : []));
+    expect(states).toContain("booting");
+    expect(states).not.toContain("busy");
+    expect(states).not.toContain("idle");
+    p.control({ type: "stop" });
+    expect((await p.exited).code).toBe(0);
+    expect(p.events.some((e) => e.type === "stopping")).toBe(true);
   });
 });

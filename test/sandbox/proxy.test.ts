@@ -66,9 +66,13 @@ describe("proxy sandbox in front of its own prefork sandbox", () => {
     expect(err).toMatch(/\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d \[notice\] \d+#\d+: nginx\/1\.22\.1\n/);
     expect(err).toContain(`proxy listening on http://127.0.0.1:${p.port}/`);
     expect(err.indexOf("Starting gunicorn")).toBeLessThan(err.indexOf("nginx/1.22.1"));
+    // As the lesson's nginx.conf: Gunicorn on a Unix socket, and on a port to reach it directly.
     const [upstream] = p.upstreams();
-    expect(upstream).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-    expect(err).toContain(`Listening at: ${upstream}`);
+    const [direct] = p.direct();
+    expect(upstream).toMatch(/^unix:\/.+\/app-1\.sock$/);
+    expect(direct).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(err).toContain(`Listening at: ${upstream},${direct} (`);
+    expect(err).toContain(`the rest to ${upstream}\n`);
     expect(p.liveWorkers()).toHaveLength(2);
     expect(p.invalid).toEqual([]);
   });
@@ -150,7 +154,9 @@ describe("proxy sandbox in front of its own prefork sandbox", () => {
     expect(environ).toContain("SERVER_PROTOCOL = 'HTTP/1.0'");
     expect(environ).toContain("HTTP_CONNECTION = 'close'");
     expect(environ).not.toContain("HTTP_KEEP_ALIVE");
-    expect(environ).toContain("REMOTE_ADDR = '127.0.0.1'");
+    // Over the Unix socket the app sees no address for its peer, as with Gunicorn.
+    expect(environ).toContain("REMOTE_ADDR = ''");
+    expect(environ).not.toContain("REMOTE_PORT");
   });
 
   it("logs in nginx's combined format, escaping what nginx escapes", async () => {

@@ -72,6 +72,7 @@ describe("the proxy's request paths", () => {
       "200 HIT GET /  client 0.4 ms ▸ proxy ▸ cache ▸ client 0.1 ms",
     );
     expect(shortUpstream("http://10.0.0.5:8000")).toBe("10.0.0.5:8000");
+    expect(shortUpstream("unix:/tmp/lws-proxy-AbCdEf/app-1.sock")).toBe("app-1.sock");
   });
 
   test("the model counts routes, keeps the last paths and the upstreams' state", () => {
