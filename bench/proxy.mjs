@@ -20,6 +20,8 @@ const cli = join(root, "dist", "cli.js");
 const only = process.argv.slice(2);
 const wanted = (name) => only.length === 0 || only.includes(name);
 const WORKERS = 2;
+/** Rounds of throughput runs, interleaved: the machine's load drifts, and a median of five holds. */
+const ROUNDS = 5;
 
 for (const file of [preforkSandbox, proxySandbox, cli]) {
   if (!existsSync(file)) {
@@ -210,14 +212,14 @@ if (wanted("throughput")) {
     const through = Object.fromEntries(fronts.map((f) => [f.name, []]));
     let tool = "";
     // Interleaved, so that a change in the machine's load hits all alike.
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < ROUNDS; i++) {
       const d = await throughput(proxy.appPort, "/");
       direct.push(d.rps);
       tool = d.tool;
       for (const front of fronts) through[front.name].push((await throughput(front.port, "/")).rps);
     }
     report(
-      `proxy: hello req/s through the proxy (its app server on a Unix socket, as the lesson's nginx.conf) vs that app server hit directly over TCP, ${WORKERS} workers (${tool}, median of 3)`,
+      `proxy: hello req/s through the proxy (its app server on a Unix socket, as the lesson's nginx.conf) vs that app server hit directly over TCP, ${WORKERS} workers (${tool}, median of ${ROUNDS})`,
       median(through.proxy),
       "req/s",
       median(direct),

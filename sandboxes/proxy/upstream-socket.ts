@@ -8,6 +8,7 @@
  * stream_wrap bindings). Where those are not available the same interface runs over a net.Socket.
  */
 
+import { writeSync } from "node:fs";
 import { connect } from "node:net";
 import { getSystemErrorName } from "node:util";
 
@@ -33,6 +34,8 @@ export interface UpstreamTarget {
 }
 
 interface Handle {
+  /** The descriptor (POSIX). */
+  readonly fd: number;
   /** TCP: (req, address, port); a pipe: (req, path), as lib/net.js's internalConnect calls them. */
   connect(req: ConnectReq, address: string, port?: number): number;
   connect6(req: ConnectReq, address: string, port: number): number;
@@ -179,9 +182,11 @@ function handleSocket(
   const req = pipe ? new pipe.PipeConnectWrap() : new b.TCPConnectWrap();
   req.address = path ?? address;
   if (!pipe) req.port = port;
+  let connected = false;
   req.oncomplete = (status) => {
     if (closed) return;
     if (status < 0) return fail(status);
+    connected = true;
     const err = handle.readStart();
     if (err < 0) return fail(err);
     ev.onConnect();
@@ -196,6 +201,17 @@ function handleSocket(
   return {
     write(data: Buffer) {
       if (closed) return;
+      if (pipe && !connected) {
+        // A Unix socket's connect() is done as it returns (libuv reports it a loop turn later):
+        // the request goes into the socket now, so that the worker that accepts it finds it whole
+        // rather than waiting for it. Anything not written (not connected after all, a full
+        // buffer) waits in libuv's queue for the connection, as TCP writes do.
+        try {
+          const n = writeSync(handle.fd, data);
+          if (n === data.length) return;
+          data = data.subarray(n);
+        } catch {}
+      }
       const w = new b.WriteWrap();
       w.handle = handle;
       w.buffer = data;

@@ -133,7 +133,7 @@ export type FailureKind = "refused" | "timeout" | "reset" | "closed" | "invalid"
 /** Why an exchange went wrong, with nginx's error-log message for it and its level. */
 export interface UpstreamFailure {
   kind: FailureKind;
-  phase: "connect" | "send" | "header" | "body";
+  phase: "connect" | "header" | "body";
   message: string;
   level: ErrorLevel;
 }
@@ -229,7 +229,6 @@ const REFUSED = new Set(["ECONNREFUSED", "ENOENT", "EAGAIN"]);
 
 const PHASE_TEXT: Record<UpstreamFailure["phase"], string> = {
   connect: "while connecting to upstream",
-  send: "while sending request to upstream",
   header: "while reading response header from upstream",
   body: "while reading upstream",
 };
@@ -402,9 +401,8 @@ export function exchange(
 
     const onConnect = () => {
       times.connected = performance.now();
-      phase = "send";
       deadline.at = times.connected + opts.readTimeoutMs;
-      socket?.write(request);
+      // The request was handed over with the connect: sent once connected.
       phase = "header";
     };
     const onData = (data: Buffer) => {
@@ -454,8 +452,6 @@ export function exchange(
         );
       } else if (phase === "connect") {
         fail(c === "ECONNREFUSED" ? "refused" : "error", `connect() failed ${errnoText(c)}`);
-      } else if (phase === "send") {
-        fail(c === "ECONNRESET" ? "reset" : "error", `writev() failed ${errnoText(c)}`);
       } else if (phase === "header") {
         fail(c === "ECONNRESET" ? "reset" : "error", `recv() failed ${errnoText(c)}`);
       } else {
@@ -463,5 +459,7 @@ export function exchange(
       }
     };
     socket = openUpstreamSocket(server, { onConnect, onData, onEnd, onError });
+    // The whole request at once: libuv sends it as soon as the connection is made.
+    socket.write(request);
   });
 }
