@@ -1,6 +1,13 @@
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { type FlagSpec, parseFlags, parseOnOff, parsePort, usageError } from "../shared/args.js";
+import {
+  type FlagSpec,
+  MAX_UNIX_PATH,
+  parseFlags,
+  parseOnOff,
+  parsePort,
+  usageError,
+} from "../shared/args.js";
 
 export const PROG = "prefork";
 export const FLAVOURS = ["gunicorn", "uwsgi"] as const;
@@ -16,9 +23,6 @@ export const MAX_MS = 60000;
  * (relative to the current folder when it is relative) and `absolute` for reports.
  */
 export type Bind = { kind: "tcp" } | { kind: "unix"; path: string; absolute: string };
-
-/** The longest Unix socket path the OS takes (sun_path, less its closing NUL). */
-export const MAX_UNIX_PATH = process.platform === "linux" ? 107 : 103;
 
 export interface Config {
   flavour: Flavour;

@@ -559,7 +559,11 @@ export function runWorker(settings: WorkerSettings): void {
       announced = true;
       send({ t: "busy", id, method: head.method, target: head.target, startedAt, remote });
     });
-    const environ = buildEnviron(settings, head, body, peer);
+    const scheme = gunicorn ? gunicornScheme(head, peer) : "http";
+    if (scheme === undefined) {
+      return deliver(errorResponse(400, "Contradictory scheme headers")) !== false;
+    }
+    const environ = buildEnviron(settings, head, body, peer, scheme);
     const cgi = gunicorn
       ? []
       : (Object.entries(environ).filter(([k, v]) => typeof v === "string" && !k.includes(".")) as [
@@ -669,11 +673,37 @@ function gunicornServer(settings: WorkerSettings, head: ParsedHead, peer: Peer):
 }
 
 /** The environ of PEP 3333, with what Gunicorn 20.1.0 or uWSGI 2.0.21 adds. */
+/** Gunicorn's secure_scheme_headers: a header, and the value that means https. */
+const SECURE_SCHEME_HEADERS = new Map([
+  ["x-forwarded-protocol", "ssl"],
+  ["x-forwarded-proto", "https"],
+  ["x-forwarded-ssl", "on"],
+]);
+
+/**
+ * wsgi.url_scheme as Gunicorn 20.1 sets it: from secure_scheme_headers when the peer is in
+ * forwarded_allow_ips (127.0.0.1 by default) or on a Unix socket; undefined when two of them
+ * disagree (Gunicorn answers 400 "Contradictory scheme headers").
+ */
+export function gunicornScheme(head: ParsedHead, peer: Peer): "http" | "https" | undefined {
+  if (peer.unix === undefined && peer.address !== "127.0.0.1") return "http";
+  let scheme: "http" | "https" | undefined;
+  for (const [name, value] of head.headers) {
+    const secure = SECURE_SCHEME_HEADERS.get(name.toLowerCase());
+    if (secure === undefined) continue;
+    const said = value === secure ? "https" : "http";
+    if (scheme !== undefined && said !== scheme) return undefined;
+    scheme = said;
+  }
+  return scheme ?? "http";
+}
+
 export function buildEnviron(
   settings: WorkerSettings,
   head: ParsedHead,
   body: Buffer,
   peer: Peer,
+  scheme: "http" | "https" = "http",
 ): Environ {
   const q = head.target.indexOf("?");
   const rawPath = q < 0 ? head.target : head.target.slice(0, q);
@@ -712,7 +742,7 @@ export function buildEnviron(
       RAW_URI: head.target,
       SERVER_PROTOCOL: head.version,
       "wsgi.input": new WsgiInput(body, "<gunicorn.http.body.Body object at 0x7f3c2a43fd10>"),
-      "wsgi.url_scheme": "http",
+      "wsgi.url_scheme": scheme,
       REMOTE_ADDR: remote,
       REMOTE_PORT: remotePort,
       SERVER_NAME: name,

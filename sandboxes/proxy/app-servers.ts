@@ -17,6 +17,12 @@ import type {
   WorkerEvent,
 } from "../shared/protocol.js";
 
+/**
+ * Names the private folder of an app server's socket: the app server removes it once empty as it
+ * exits, so a proxy killed outright leaves nothing behind.
+ */
+export const SOCKET_DIR_ENV = "LEARN_WEBSERVERS_SOCKET_DIR";
+
 /** How long an app server may take to have every worker answering. */
 const READY_TIMEOUT_MS = 8000;
 /** How long a stop waits for an app server before killing it. */
@@ -72,12 +78,12 @@ export class AppServer {
   #stopping = false;
   readonly #done: Promise<void>;
 
-  /** `requestEvents`: the proxy passes each request's events on (a lab watches it). */
-  constructor(entry: string, args: string[], requestEvents: boolean, hooks: AppServerHooks) {
+  /** `env`: variables for the app server on top of the proxy's own. */
+  constructor(entry: string, args: string[], env: Record<string, string>, hooks: AppServerHooks) {
     this.child = fork(entry, args, {
       stdio: ["ignore", "pipe", "pipe", "ipc"],
       execArgv: [],
-      ...(requestEvents ? {} : { env: { ...process.env, LEARN_WEBSERVERS_EVENTS: "lifecycle" } }),
+      env: { ...process.env, ...env },
     });
     this.pid = this.child.pid ?? 0;
     pipeLines(this.child.stdout, stdoutOut);
@@ -189,7 +195,7 @@ export class AppServer {
 /** Starts `count` app servers; resolves once each answers or failed. */
 export async function startAppServers(
   count: number,
-  requestEvents: boolean,
+  env: Record<string, string>,
   argsFor: (index: number) => string[],
   hooks: AppServerHooks,
 ): Promise<AppServer[]> {
@@ -201,7 +207,7 @@ export async function startAppServers(
   }
   const servers = Array.from(
     { length: count },
-    (_, i) => new AppServer(entry, argsFor(i), requestEvents, hooks),
+    (_, i) => new AppServer(entry, argsFor(i), env, hooks),
   );
   await Promise.all(servers.map((s) => s.ready));
   return servers;

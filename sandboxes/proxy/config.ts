@@ -1,6 +1,6 @@
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseFlags, parseOnOff, parsePort, usageError } from "../shared/args.js";
+import { MAX_UNIX_PATH, parseFlags, parseOnOff, parsePort, usageError } from "../shared/args.js";
 import { parseUpstreamUrl, type Upstream } from "./upstream.js";
 
 export const PROG = "proxy";
@@ -191,9 +191,6 @@ function parseSize(flag: string, text: string): number {
   return Number(m[1]) * factor;
 }
 
-/** sun_path holds 108 bytes on Linux and 104 on macOS and the BSDs, the last one a NUL. */
-const MAX_SOCKET_PATH = process.platform === "linux" ? 107 : 103;
-
 function checkSocketPath(text: string, path: string): void {
   if (process.platform === "win32") {
     usageError(
@@ -202,10 +199,10 @@ function checkSocketPath(text: string, path: string): void {
     );
   }
   const bytes = Buffer.byteLength(path);
-  if (bytes > MAX_SOCKET_PATH) {
+  if (bytes > MAX_UNIX_PATH) {
     usageError(
       PROG,
-      `invalid upstream '${text}': the socket path ${path} is ${bytes} bytes long, and a Unix socket path holds at most ${MAX_SOCKET_PATH}; put the socket in a shorter folder, e.g. /tmp or /run`,
+      `invalid upstream '${text}': the socket path ${path} is ${bytes} bytes long, and a Unix socket path holds at most ${MAX_UNIX_PATH}; put the socket in a shorter folder, e.g. /tmp or /run`,
     );
   }
 }

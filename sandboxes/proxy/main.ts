@@ -9,12 +9,18 @@ import { mkdtempSync, realpathSync, rmSync } from "node:fs";
 import { createServer, isIP } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { exposureWarning, isLoopback, resolveBindHost, urlHost } from "../shared/args.js";
+import {
+  exposureWarning,
+  isLoopback,
+  MAX_UNIX_PATH,
+  resolveBindHost,
+  urlHost,
+} from "../shared/args.js";
 import { flushEvents, onControl, requestEventsWanted, sendEvent } from "../shared/ipc.js";
 import { installLifecycle } from "../shared/lifecycle.js";
 import { bindErrorEvent, listenOnce } from "../shared/listen.js";
 import { flushOutput, stderrOut } from "../shared/output.js";
-import { type AppServer, startAppServers } from "./app-servers.js";
+import { type AppServer, SOCKET_DIR_ENV, startAppServers } from "./app-servers.js";
 import { MicroCache } from "./cache.js";
 import { HELP, parseConfig } from "./config.js";
 import { errnoText, errorLine, startupLines } from "./nginx.js";
@@ -37,11 +43,22 @@ function freePort(): Promise<number> {
   });
 }
 
-/** A folder only this user can enter, for the app servers' sockets; removed when the proxy exits. */
-function privateSocketDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), "lws-proxy-"));
-  process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
-  return dir;
+/**
+ * A folder only this user can enter, for the sockets of `count` app servers: in the temporary
+ * folder, or in /tmp when that one is missing or too deep for a socket path. Removed when the
+ * proxy exits. Undefined when neither will do: the app servers then take ports only.
+ */
+function privateSocketDir(count: number): string | undefined {
+  for (const base of new Set([tmpdir(), "/tmp"])) {
+    const longest = join(base, "lws-proxy-XXXXXX", `app-${count}.sock`);
+    if (Buffer.byteLength(longest) > MAX_UNIX_PATH) continue;
+    try {
+      const dir = mkdtempSync(join(base, "lws-proxy-"));
+      process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
+      return dir;
+    } catch {}
+  }
+  return undefined;
 }
 
 async function exitWith(code: number): Promise<never> {
@@ -137,7 +154,8 @@ async function main(): Promise<void> {
     const ports = await Promise.all(Array.from({ length: config.appServers }, freePort));
     // As the lesson's nginx.conf: Gunicorn on a Unix socket only the proxy uses, in a folder of
     // the proxy's own (its TCP port is for reaching it without the proxy).
-    const socketDir = process.platform === "win32" ? undefined : privateSocketDir();
+    const socketDir =
+      process.platform === "win32" ? undefined : privateSocketDir(config.appServers);
     const sockets = ports.map((_, i) =>
       socketDir === undefined ? undefined : join(socketDir, `app-${i + 1}.sock`),
     );
@@ -150,7 +168,11 @@ async function main(): Promise<void> {
     try {
       appServers = await startAppServers(
         config.appServers,
-        events,
+        {
+          // Without a lab watching, the app servers need not say anything per request either.
+          ...(events ? {} : { LEARN_WEBSERVERS_EVENTS: "lifecycle" }),
+          ...(socketDir !== undefined ? { [SOCKET_DIR_ENV]: socketDir } : {}),
+        },
         (i) => [
           ...(sockets[i] !== undefined ? ["--bind", `unix:${sockets[i]}`] : []),
           "--bind",

@@ -13,6 +13,9 @@ export interface ParsedFlags {
   string(name: string): string | undefined;
 }
 
+/** The longest Unix socket path the OS takes: sun_path holds 108 bytes on Linux, 104 elsewhere, the last a NUL. */
+export const MAX_UNIX_PATH = process.platform === "linux" ? 107 : 103;
+
 /** Prints `prog: message` and the pointer to --help on stderr, exits 2 (like argparse). */
 export function usageError(prog: string, message: string): never {
   process.stderr.write(`${prog}: ${message} (see --help)\n`);

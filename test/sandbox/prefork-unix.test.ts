@@ -166,6 +166,33 @@ describe("prefork sandbox: -b unix:PATH, as gunicorn -b unix:PATH", () => {
     );
   });
 
+  it("trusts X-Forwarded-Proto and its kin from 127.0.0.1 and a Unix socket, as gunicorn does", async () => {
+    const sock = socketPath();
+    const p = await start(["-b", `unix:${sock}`, "--port", "0"]);
+    const scheme = (body: string) => /^wsgi\.url_scheme = '(\w+)'$/m.exec(body)?.[1];
+    // forwarded_allow_ips is 127.0.0.1 by default, and a Unix socket's peer has no address.
+    expect(scheme((await unixGet(sock, "/environ", { "X-Forwarded-Proto": "https" })).body)).toBe(
+      "https",
+    );
+    for (const [extra, expected] of [
+      ["X-Forwarded-Proto: https\r\n", "https"],
+      ["X-Forwarded-Ssl: on\r\n", "https"],
+      ["X-Forwarded-Protocol: ssl\r\n", "https"],
+      ["X-Forwarded-Proto: HTTPS\r\n", "http"],
+      ["", "http"],
+    ]) {
+      expect(scheme((await get(p.port, "/environ", extra)).body.toString()), extra).toBe(expected);
+    }
+    // Two of them that disagree: 400, and the app is not called.
+    const both = await get(
+      p.port,
+      "/environ",
+      "X-Forwarded-Proto: https\r\nX-Forwarded-Ssl: off\r\n",
+    );
+    expect(both.statusLine).toBe("HTTP/1.1 400 Bad Request");
+    expect(both.body.toString()).toContain("Contradictory scheme headers");
+  });
+
   it("with -b unix:PATH alone listens there only: port 0 and a unix: url in the event", async () => {
     const sock = socketPath();
     const p = await start(["-b", `unix:${sock}`], { tcp: false });

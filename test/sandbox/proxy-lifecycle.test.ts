@@ -1,4 +1,7 @@
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { connect, createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { ErrorEvent, SignalEvent, WorkerEvent } from "../../sandboxes/shared/protocol.js";
 import { get, sleep } from "./helpers.js";
@@ -216,9 +219,11 @@ describe("proxy sandbox: no process left behind", () => {
     ["SIGKILL", (p) => p.child.kill("SIGKILL")],
   ];
   for (const [way, leave] of ways) {
-    it(`after ${way}, the app server's master and workers are gone too`, async () => {
+    it(`after ${way}, the app server's master and workers are gone too, and its socket's folder`, async () => {
       const p = await start(["--workers", "2"]);
       const pids = await processTree(p, 2);
+      const socketDir = dirname((p.upstreams()[0] ?? "").replace(/^unix:/, ""));
+      expect(existsSync(socketDir)).toBe(true);
       const t0 = performance.now();
       leave(p);
       const exit = await p.exited;
@@ -227,6 +232,8 @@ describe("proxy sandbox: no process left behind", () => {
       // Gone within about a second of the proxy (more on a busy machine).
       expect(await allGone(pids, 2500)).toBe(true);
       expect(performance.now() - t0).toBeLessThan(4000);
+      // Even after SIGKILL: the app server, exiting last, removes the emptied folder.
+      expect(existsSync(socketDir)).toBe(false);
       if (way === "SIGTERM") expect(p.stderr()).toContain("signal 15 (SIGTERM) received, exiting");
       if (way === "SIGINT") expect(p.stderr()).toContain("signal 2 (SIGINT) received, exiting");
     });
@@ -251,6 +258,23 @@ describe("proxy sandbox: no process left behind", () => {
     expect(error).toMatchObject({ code: "EADDRINUSE", fatal: true });
     const workers = p.events.filter((e): e is WorkerEvent => e.type === "worker").map((e) => e.pid);
     expect(await allGone(workers, 2500)).toBe(true);
+  });
+});
+
+describe("proxy sandbox: where its app servers' sockets go", () => {
+  it("uses /tmp when the temporary folder is missing or too deep for a socket path", async () => {
+    const deep = mkdtempSync(join(tmpdir(), `lws-deep-${"d".repeat(100)}-`));
+    try {
+      for (const TMPDIR of [join(deep, "missing"), deep]) {
+        const p = await start(["--workers", "1"], { env: { TMPDIR } });
+        expect(p.upstreams()[0]).toMatch(/^unix:\/tmp\/lws-proxy-\w+\/app-1\.sock$/);
+        expect((await get(p.port, "/")).status).toBe(200);
+        p.control({ type: "stop" });
+        expect((await p.exited).code).toBe(0);
+      }
+    } finally {
+      rmSync(deep, { recursive: true, force: true });
+    }
   });
 });
 
