@@ -224,6 +224,14 @@ export function importedLine(pid: number, greeting: string): string {
   return `[app.py imported in pid ${pid}: ${pyRepr(greeting)}]\n`;
 }
 
+const WHOAMI_KEYS = [
+  "REMOTE_ADDR",
+  "HTTP_X_FORWARDED_FOR",
+  "HTTP_X_FORWARDED_PROTO",
+  "HTTP_HOST",
+  "wsgi.url_scheme",
+];
+
 /** The demo app (python/app.py), its greeting already imported (a module-level constant). */
 export function demoApp(greeting: string, runtime: Runtime): WsgiApp {
   return (environ, start) => {
@@ -248,6 +256,13 @@ export function demoApp(greeting: string, runtime: Runtime): WsgiApp {
         return hardExit();
       case "/environ":
         return reply(start, "200 OK", renderEnviron(environ));
+      case "/whoami":
+        // The production lesson's python/app.py: the client and scheme the app sees.
+        return reply(
+          start,
+          "200 OK",
+          WHOAMI_KEYS.map((key) => `${key} = ${pyRepr(String(environ[key] ?? ""))}\n`).join(""),
+        );
       default:
         if (path.startsWith("/cache/")) {
           const answer = cacheRoute(path, query, start, runtime);

@@ -47,59 +47,65 @@ export interface Config {
   app: AppName;
 }
 
-export const HELP = `usage: ${PROG} [-h] [--flavour gunicorn|uwsgi] [-b ADDRESS] [--port N] [-d DIRECTORY]
-               [-w N] [-t S] [--preload] [--max-requests N] [--access-log]
-               [--processes N] [--harakiri S] [--master] [--cache2 SPEC] [--app demo|broken]
+export const HELP = `usage: ${PROG} [-h] [--flavour gunicorn|uwsgi] [-b ADDRESS] [--port N]
+               [-d DIRECTORY] [-w N] [-t S] [--preload] [--max-requests N]
+               [--access-log] [--processes N] [--harakiri S] [--master]
+               [--cache2 SPEC] [--app demo|broken]
 
-A pre-fork server: a master process and N worker processes sharing one listening
-socket, imitating Gunicorn 20.1.0 (sync workers) or uWSGI 2.0.21 (master/processes).
-The kernel picks the worker that accepts each connection; each worker handles one
-request at a time. The app is a WSGI-shaped demo (app(environ, start_response)).
+A pre-fork server: a master process and N worker processes sharing one
+listening socket, imitating Gunicorn 20.1.0 (sync workers) or uWSGI 2.0.21
+(master/processes). The kernel picks the worker that accepts each connection;
+each worker handles one request at a time. The app is a WSGI-shaped demo
+(app(environ, start_response)).
 
 options:
   -h, --help            show this help message and exit
   --flavour gunicorn|uwsgi
                         the server to imitate (default: gunicorn)
-  -b, --bind ADDRESS    bind to this address (default: 127.0.0.1); --host is the
-                        same. gunicorn: -b unix:PATH listens on a Unix socket at
-                        PATH (relative to the current folder); -b may be given
-                        more than once (one TCP address at most), e.g.
-                        -b unix:/tmp/g.sock -b 127.0.0.1.
-                        With only unix: addresses there is no TCP port unless
-                        --port is given. A socket file left at PATH is replaced;
-                        the file is removed when the server stops
+  -b, --bind ADDRESS    bind to this address: HOST, or HOST:PORT as Gunicorn
+                        takes it (default: 127.0.0.1); --host is the same.
+                        gunicorn: -b unix:PATH listens on a Unix socket at PATH
+                        (relative to the current folder); -b may be given more
+                        than once (one TCP address at most), e.g.
+                        -b unix:/tmp/g.sock -b 127.0.0.1. With only unix:
+                        addresses there is no TCP port unless --port is given.
+                        A socket file left at PATH is replaced; the file is
+                        removed when the server stops
   --port N              bind to this port (default: 8000 for gunicorn, 9090 for
                         uwsgi; 0 takes a free port)
   -d, --directory DIRECTORY
                         the app's folder: greeting.txt there is the greeting
   -w, --workers N       gunicorn: worker processes (default: 1)
-  -t, --timeout S       gunicorn: kill a worker silent for S seconds (default: 30;
-                        0 disables)
+  -t, --timeout S       gunicorn: kill a worker silent for S seconds
+                        (default: 30; 0 disables)
   --graceful-timeout S  gunicorn: how long TERM and HUP wait for a request in
                         flight before killing the worker (default: 30)
   --preload             gunicorn: import the app in the master before forking
-  --max-requests N      gunicorn: restart a worker after N requests (default: 0, off)
+  --max-requests N      gunicorn: restart a worker after N requests
+                        (default: 0, off)
   --access-log          gunicorn: print the access log on stdout (like
                         --access-logfile -)
   --processes N         uwsgi: worker processes (default: 1)
   --harakiri S          uwsgi: kill a worker stuck on a request for S seconds
                         (default: 0, off)
-  --master              uwsgi: run a master that respawns workers (without it a dead
-                        worker stays dead)
-  --cache2 SPEC         uwsgi: a cache shared by the workers, e.g. name=mycache,items=100
+  --master              uwsgi: run a master that respawns workers (without it a
+                        dead worker stays dead)
+  --cache2 SPEC         uwsgi: a cache shared by the workers, e.g.
+                        name=mycache,items=100
   --app demo|broken     the app to load: broken fails at import (default: demo)
 
 Switches also take a value: --preload on|off (true|false, yes|no, 1|0).
 
 App routes: / (greeting and pid), /slow?ms=N (sleeps, blocking the worker),
 /cpu?ms=N (burns CPU), /hang (never answers), /crash (the worker dies),
-/environ (the environ the app received), and with --cache2
+/environ (the environ the app received), /whoami (the client and scheme it
+sees, as the production lesson's app.py), and with --cache2
 /cache/set?key=value and /cache/get?k=key.
 
-Signals to the master pid (POSIX): gunicorn TTIN (add a worker), TTOU (remove the
-oldest), HUP (replace every worker), TERM (graceful stop), INT and QUIT (quick
-stop), USR1 (logged). uwsgi HUP (graceful reload), TERM (brutal reload),
-INT and QUIT (stop).
+Signals to the master pid (POSIX): gunicorn TTIN (add a worker), TTOU (remove
+the oldest), HUP (replace every worker), TERM (graceful stop), INT and QUIT
+(quick stop), USR1 (logged). uwsgi HUP (graceful reload), TERM (brutal
+reload), INT and QUIT (stop).
 `;
 
 const BOOLEAN_FLAGS = ["preload", "access-log", "master", "help"];
@@ -248,16 +254,23 @@ export function parseConfig(argv: string[]): Config | "help" {
   const directory = flags.string("directory");
   const portText = flags.string("port");
   const hostFlag = flags.string("host");
-  const { binds, tcpHost } = parseBinds(
+  const { binds, tcpHost: tcpBind } = parseBinds(
     bindValues(args, spec),
     flavour,
     portText !== undefined || hostFlag !== undefined,
   );
+  // Gunicorn's HOST:PORT ([HOST]:PORT for IPv6); --port, when given too, must agree.
+  const hostPort = tcpBind === undefined ? null : /^(\[[^\]]+\]|[^:]*):(\d+)$/.exec(tcpBind);
+  const tcpHost = hostPort ? (hostPort[1] ?? "").replace(/^\[|\]$/g, "") || "127.0.0.1" : tcpBind;
+  const bindPort = hostPort?.[2];
+  if (bindPort !== undefined && portText !== undefined && Number(bindPort) !== Number(portText)) {
+    usageError(PROG, `'-b ${tcpBind}' and '--port ${portText}' name two ports: give the port once`);
+  }
   return {
     flavour,
     hostText: hostFlag ?? tcpHost ?? "127.0.0.1",
     host: "",
-    port: parsePort(PROG, portText ?? (flavour === "gunicorn" ? "8000" : "9090")),
+    port: parsePort(PROG, portText ?? bindPort ?? (flavour === "gunicorn" ? "8000" : "9090")),
     binds,
     directory: directory === undefined ? undefined : resolve(directory),
     workers: workersText === undefined ? 1 : parseCount(workersFlag, workersText, 1, 32),

@@ -666,7 +666,9 @@ export class Master {
   handleSignal(signal: MasterSignal, via: "os" | "ipc"): void {
     sendEvent({ type: "signal", signal, via, pid: this.pid });
     if (this.stopping) {
-      if (signal === "INT" || signal === "QUIT") this.killAll();
+      // A second Ctrl+C kills at once; the same stop passed on by a parent (the proxy in front,
+      // told by the same Ctrl+C) lets the workers finish saying goodbye.
+      if (via === "os" && (signal === "INT" || signal === "QUIT")) this.killAll();
       return;
     }
     if (this.gunicorn) this.log("INFO", `Handling signal: ${signal.toLowerCase()}`);

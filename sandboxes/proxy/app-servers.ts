@@ -25,6 +25,8 @@ export const SOCKET_DIR_ENV = "LEARN_WEBSERVERS_SOCKET_DIR";
 
 /** How long an app server may take to have every worker answering. */
 const READY_TIMEOUT_MS = 8000;
+/** How long an app server's output may still come after it exited. */
+const OUTPUT_WAIT_MS = 500;
 /** How long a stop waits for an app server before killing it. */
 const STOP_WAIT_MS = 900;
 
@@ -113,7 +115,16 @@ export class AppServer {
         this.workers.clear();
         this.#lastWorkerEvent.clear();
         if (!this.#stopping) hooks.onExit(this, code, signal);
-        resolve();
+        // Its workers' last lines ("Worker exiting") come through the pipes after the master's
+        // exit: done once every end of them has closed, or after a moment.
+        if (this.child.stdout?.closed !== false && this.child.stderr?.closed !== false) resolve();
+        else {
+          const timer = setTimeout(resolve, OUTPUT_WAIT_MS);
+          this.child.once("close", () => {
+            clearTimeout(timer);
+            resolve();
+          });
+        }
       });
     });
     let markReady: (ok: boolean) => void = () => {};
@@ -175,13 +186,16 @@ export class AppServer {
   stop(quick = false): Promise<void> {
     this.#stopping = true;
     if (this.#exited) return this.#done;
-    if (!quick && this.child.connected) {
+    let told = false;
+    if (this.child.connected) {
       try {
-        this.child.send({ v: 1, msg: { type: "stop" } });
+        told = this.child.send({
+          v: 1,
+          msg: quick ? { type: "signal", signal: "INT" } : { type: "stop" },
+        });
       } catch {}
-    } else {
-      this.child.kill("SIGINT");
     }
+    if (!told) this.child.kill("SIGINT");
     const timer = setTimeout(() => this.child.kill("SIGKILL"), quick ? 300 : STOP_WAIT_MS);
     return this.#done.finally(() => clearTimeout(timer));
   }

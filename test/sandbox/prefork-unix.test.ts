@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { type IncomingHttpHeaders, request } from "node:http";
-import { connect } from "node:net";
+import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -306,6 +306,31 @@ describe("prefork sandbox: -b unix:PATH, as gunicorn -b unix:PATH", () => {
       /^prefork: the Unix socket path '.+' is \d+ bytes long and the OS takes at most 10[37]: choose a shorter one \(see --help\)\n$/,
     );
     expect(existsSync(long)).toBe(false);
+  });
+
+  it("takes gunicorn's -b HOST:PORT, and refuses a second port given with --port", async () => {
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, "127.0.0.1", () => {
+        const address = probe.address();
+        probe.close(() => resolve(typeof address === "object" && address ? address.port : 0));
+      });
+    });
+    const p = await start(["-b", `127.0.0.1:${port}`], { tcp: false });
+    expect(p.port).toBe(port);
+    expect(p.stderr()).toContain(`[INFO] Listening at: http://127.0.0.1:${port} (${p.pid})\n`);
+    // The production lesson's /whoami, through no proxy: the client itself.
+    const whoami = (await get(port, "/whoami")).body.toString();
+    expect(whoami).toBe(
+      "REMOTE_ADDR = '127.0.0.1'\nHTTP_X_FORWARDED_FOR = ''\nHTTP_X_FORWARDED_PROTO = ''\nHTTP_HOST = 'x'\nwsgi.url_scheme = 'http'\n",
+    );
+    const twice = await start(["-b", `127.0.0.1:${port}`, "--port", "1"], {
+      waitForListening: false,
+      tcp: false,
+    });
+    expect((await twice.exited).code).toBe(2);
+    expect(twice.stderr()).toBe(
+      `prefork: '-b 127.0.0.1:${port}' and '--port 1' name two ports: give the port once (see --help)\n`,
+    );
   });
 
   it("keeps -b HOST --port N as it was: one TCP listener, no unix in the event", async () => {

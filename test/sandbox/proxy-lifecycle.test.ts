@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -6,7 +7,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import type { ErrorEvent, SignalEvent, WorkerEvent } from "../../sandboxes/shared/protocol.js";
 import { get, sleep } from "./helpers.js";
 import { alive, pidOf } from "./prefork-helpers.js";
-import { type RunningProxy, removeProxyEntry, startProxy } from "./proxy-helpers.js";
+import { proxyEntry, type RunningProxy, removeProxyEntry, startProxy } from "./proxy-helpers.js";
 
 const started: RunningProxy[] = [];
 
@@ -259,6 +260,38 @@ describe("proxy sandbox: no process left behind", () => {
     const workers = p.events.filter((e): e is WorkerEvent => e.type === "worker").map((e) => e.pid);
     expect(await allGone(workers, 2500)).toBe(true);
   });
+});
+
+describe("proxy sandbox: Ctrl+C in a terminal", () => {
+  it.skipIf(process.platform === "win32")(
+    "reaches the whole process group, and every worker still says goodbye",
+    async () => {
+      // Its own process group, as a terminal gives a foreground command.
+      const child = spawn(process.execPath, [proxyEntry(), "--port", "0", "--workers", "3"], {
+        detached: true,
+        stdio: ["ignore", "ignore", "pipe"],
+      });
+      let err = "";
+      child.stderr?.on("data", (d: Buffer) => {
+        err += d.toString();
+      });
+      const exited = new Promise<number | null>((resolve) => child.once("close", resolve));
+      try {
+        const deadline = Date.now() + 10_000;
+        while (!err.includes("proxy listening on") && Date.now() < deadline) await sleep(50);
+        expect(err).toContain("proxy listening on");
+        process.kill(-(child.pid ?? 0), "SIGINT");
+        expect(await exited).toBe(0);
+      } finally {
+        if (child.exitCode === null && child.signalCode === null) {
+          process.kill(-(child.pid ?? 0), "SIGKILL");
+        }
+      }
+      expect(err).toContain("signal 2 (SIGINT) received, exiting");
+      expect(err.match(/\[INFO\] Worker exiting \(pid: \d+\)/g)).toHaveLength(3);
+      expect(err).toContain("[INFO] Shutting down: Master");
+    },
+  );
 });
 
 describe("proxy sandbox: where its app servers' sockets go", () => {
