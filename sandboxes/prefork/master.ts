@@ -1,5 +1,5 @@
 import { type ChildProcess, fork } from "node:child_process";
-import { existsSync, rmdirSync, type Stats, statSync, unlinkSync } from "node:fs";
+import { existsSync, rmdirSync, rmSync, type Stats, statSync, unlinkSync } from "node:fs";
 import * as net from "node:net";
 import { dirname } from "node:path";
 import { getSystemErrorName } from "node:util";
@@ -849,11 +849,13 @@ export class Master {
   private closeListeners(): void {
     for (const { handle } of this.listeners) handle.close();
     this.listeners = [];
-    // A proxy's private folder for its app servers' sockets: the last one out removes it.
+    // A proxy's private folder for its app servers' sockets: the last one out removes it, and
+    // with the proxy gone (killed outright) nobody else will, stale sockets and all.
     const dir = process.env.LEARN_WEBSERVERS_SOCKET_DIR;
     if (dir !== undefined) {
       try {
-        rmdirSync(dir);
+        if (process.connected) rmdirSync(dir);
+        else rmSync(dir, { recursive: true, force: true });
       } catch {}
     }
   }

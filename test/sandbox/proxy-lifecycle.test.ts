@@ -197,6 +197,14 @@ describe("proxy sandbox: the lab's controls reach gunicorn", () => {
     // Only the killed master's workers: the other app server still answers.
     expect((await get(p.port, "/")).status).toBe(200);
     await p.waitFor(() => gone.every((pid) => !alive(pid)), 3000, "its workers to be gone");
+    // The killed master left its socket file; with the proxy killed too, the other app server
+    // removes the folder, stale socket and all.
+    const socketDir = dirname((p.upstreams()[0] ?? "").replace(/^unix:/, ""));
+    expect(existsSync(socketDir)).toBe(true);
+    p.child.kill("SIGKILL");
+    const deadline = Date.now() + 3000;
+    while (existsSync(socketDir) && Date.now() < deadline) await sleep(50);
+    expect(existsSync(socketDir)).toBe(false);
   });
 
   it("keeps answering 502 with an app that does not import, and says why", async () => {
