@@ -63,7 +63,8 @@ options:
   --flavour gunicorn|uwsgi
                         the server to imitate (default: gunicorn)
   -b, --bind ADDRESS    bind to this address: HOST, or HOST:PORT as Gunicorn
-                        takes it (default: 127.0.0.1); --host is the same.
+                        takes it, :PORT meaning 127.0.0.1 here (default:
+                        127.0.0.1); --host is the same.
                         gunicorn: -b unix:PATH listens on a Unix socket at PATH
                         (relative to the current folder); -b may be given more
                         than once (one TCP address at most), e.g.

@@ -1,7 +1,7 @@
 import { type ChildProcess, fork } from "node:child_process";
-import { existsSync, rmdirSync, rmSync, type Stats, statSync, unlinkSync } from "node:fs";
+import { existsSync, readdirSync, rmdirSync, type Stats, statSync, unlinkSync } from "node:fs";
 import * as net from "node:net";
-import { dirname } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { getSystemErrorName } from "node:util";
 import { exposureWarning, isLoopback, resolveBindHost, urlHost } from "../shared/args.js";
 import { flushEvents, onControl, onParentGone, sendEvent } from "../shared/ipc.js";
@@ -788,6 +788,9 @@ export class Master {
     if (this.stopping) return;
     this.stopping = true;
     sendEvent({ type: "stopping", reason });
+    // As Gunicorn's Arbiter.stop(): the sockets close (a Unix socket's file goes) first, so a new
+    // client is refused at once; the workers' own copies finish what they hold.
+    this.closeListeners();
     if (this.watchdog) clearInterval(this.watchdog);
     const workers = [...this.workers];
     if (!this.gunicorn) this.say("SIGINT/SIGTERM received...killing workers...");
@@ -820,6 +823,7 @@ export class Master {
     if (this.stopping) return;
     this.stopping = true;
     sendEvent(this.bootFailedEvent());
+    this.closeListeners();
     if (this.watchdog) clearInterval(this.watchdog);
     const workers = [...this.workers];
     for (const w of workers) {
@@ -850,12 +854,16 @@ export class Master {
     for (const { handle } of this.listeners) handle.close();
     this.listeners = [];
     // A proxy's private folder for its app servers' sockets: the last one out removes it, and
-    // with the proxy gone (killed outright) nobody else will, stale sockets and all.
+    // with the proxy gone (killed outright) nobody else will, the sockets of killed masters too.
     const dir = process.env.LEARN_WEBSERVERS_SOCKET_DIR;
-    if (dir !== undefined) {
+    if (dir !== undefined && basename(dir).startsWith("lws-proxy-")) {
       try {
-        if (process.connected) rmdirSync(dir);
-        else rmSync(dir, { recursive: true, force: true });
+        if (process.send !== undefined && !process.connected) {
+          for (const name of readdirSync(dir)) {
+            if (/^app-\d+\.sock$/.test(name)) unlinkSync(join(dir, name));
+          }
+        }
+        rmdirSync(dir);
       } catch {}
     }
   }

@@ -561,6 +561,8 @@ export function runWorker(settings: WorkerSettings): void {
     });
     const scheme = gunicorn ? gunicornScheme(head, peer) : "http";
     if (scheme === undefined) {
+      // Gunicorn refuses it while parsing: no app, no access-log line; the worker is free again.
+      send({ t: "idle" });
       return deliver(errorResponse(400, "Contradictory scheme headers")) !== false;
     }
     const environ = buildEnviron(settings, head, body, peer, scheme);
@@ -663,16 +665,20 @@ export function runWorker(settings: WorkerSettings): void {
  * gunicorn/http/wsgi.py splits it at ':' (port 80 when it names none); without a Host header
  * they are the socket's path and ''.
  */
-function gunicornServer(settings: WorkerSettings, head: ParsedHead, peer: Peer): [string, string] {
+function gunicornServer(
+  settings: WorkerSettings,
+  head: ParsedHead,
+  peer: Peer,
+  scheme: "http" | "https",
+): [string, string] {
   if (peer.unix === undefined) return [settings.host, String(settings.port)];
   let host = "";
   for (const [name, value] of head.headers) if (name.toLowerCase() === "host") host = value;
   if (!host) return [peer.unix, ""];
   const parts = host.split(":");
-  return [parts[0] ?? "", parts[1] ?? "80"];
+  return [parts[0] ?? "", parts[1] ?? (scheme === "https" ? "443" : "80")];
 }
 
-/** The environ of PEP 3333, with what Gunicorn 20.1.0 or uWSGI 2.0.21 adds. */
 /** Gunicorn's secure_scheme_headers: a header, and the value that means https. */
 const SECURE_SCHEME_HEADERS = new Map([
   ["x-forwarded-protocol", "ssl"],
@@ -698,6 +704,7 @@ export function gunicornScheme(head: ParsedHead, peer: Peer): "http" | "https" |
   return scheme ?? "http";
 }
 
+/** The environ of PEP 3333, with what Gunicorn 20.1.0 or uWSGI 2.0.21 adds. */
 export function buildEnviron(
   settings: WorkerSettings,
   head: ParsedHead,
@@ -719,7 +726,7 @@ export function buildEnviron(
   let env: Environ;
   const gunicorn = settings.flavour === "gunicorn";
   if (gunicorn) {
-    const [name, port] = gunicornServer(settings, head, peer);
+    const [name, port] = gunicornServer(settings, head, peer, scheme);
     env = {
       REQUEST_METHOD: head.method,
       "wsgi.errors": new PyObject(

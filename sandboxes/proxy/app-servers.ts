@@ -63,6 +63,13 @@ function pipeLines(stream: NodeJS.ReadableStream | null, out: BufferedWriter): v
   });
 }
 
+/** The proxy's environment with `env` on top; a socket folder only when the proxy names one. */
+function appServerEnv(env: Record<string, string>): NodeJS.ProcessEnv {
+  const merged: NodeJS.ProcessEnv = { ...process.env, ...env };
+  if (env[SOCKET_DIR_ENV] === undefined) delete merged[SOCKET_DIR_ENV];
+  return merged;
+}
+
 export class AppServer {
   readonly child: ChildProcess;
   readonly pid: number;
@@ -85,7 +92,7 @@ export class AppServer {
     this.child = fork(entry, args, {
       stdio: ["ignore", "pipe", "pipe", "ipc"],
       execArgv: [],
-      env: { ...process.env, ...env },
+      env: appServerEnv(env),
     });
     this.pid = this.child.pid ?? 0;
     pipeLines(this.child.stdout, stdoutOut);
@@ -189,10 +196,12 @@ export class AppServer {
     let told = false;
     if (this.child.connected) {
       try {
-        told = this.child.send({
+        // false only says the message waits in a full queue: it is still delivered.
+        this.child.send({
           v: 1,
           msg: quick ? { type: "signal", signal: "INT" } : { type: "stop" },
         });
+        told = true;
       } catch {}
     }
     if (!told) this.child.kill("SIGINT");

@@ -183,6 +183,8 @@ function handleSocket(
   req.address = path ?? address;
   if (!pipe) req.port = port;
   let connected = false;
+  /** What an early write could not put into a Unix socket yet: sent once connected. */
+  let pending: Buffer | undefined;
   req.oncomplete = (status) => {
     if (closed) return;
     if (status < 0) return fail(status);
@@ -190,6 +192,11 @@ function handleSocket(
     const err = handle.readStart();
     if (err < 0) return fail(err);
     ev.onConnect();
+    if (pending) {
+      const rest = pending;
+      pending = undefined;
+      writeHandle(rest);
+    }
   };
   const err =
     pipe && path !== undefined
@@ -198,29 +205,35 @@ function handleSocket(
         ? handle.connect6(req, address, port)
         : handle.connect(req, address, port);
   if (err < 0) setImmediate(() => fail(err));
+  const writeHandle = (data: Buffer) => {
+    const w = new b.WriteWrap();
+    w.handle = handle;
+    w.buffer = data;
+    w.async = false;
+    w.oncomplete = (status) => {
+      if (status < 0) fail(status);
+    };
+    const status = handle.writeBuffer(w, data);
+    if (status < 0) setImmediate(() => fail(status));
+  };
   return {
     write(data: Buffer) {
       if (closed) return;
       if (pipe && !connected) {
         // A Unix socket's connect() is done as it returns (libuv reports it a loop turn later):
         // the request goes into the socket now, so that the worker that accepts it finds it whole
-        // rather than waiting for it. Anything not written (not connected after all, a full
-        // buffer) waits in libuv's queue for the connection, as TCP writes do.
+        // rather than waiting for it. What is not written (a full buffer, or no connection: then
+        // the connect's own callback says why) waits for the connection.
         try {
           const n = writeSync(handle.fd, data);
           if (n === data.length) return;
-          data = data.subarray(n);
-        } catch {}
+          pending = data.subarray(n);
+        } catch {
+          pending = data;
+        }
+        return;
       }
-      const w = new b.WriteWrap();
-      w.handle = handle;
-      w.buffer = data;
-      w.async = false;
-      w.oncomplete = (status) => {
-        if (status < 0) fail(status);
-      };
-      const status = handle.writeBuffer(w, data);
-      if (status < 0) setImmediate(() => fail(status));
+      writeHandle(data);
     },
     close,
   };
