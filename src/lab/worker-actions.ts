@@ -24,6 +24,9 @@ export interface WorkerContext {
 }
 
 const isWorker = (event: SandboxEvent): event is WorkerEvent => event.type === "worker";
+/** The proxy's word that one of its app servers stopped. */
+const isAppServerGone = (event: SandboxEvent) =>
+  event.type === "error" && event.code === "EUPSTREAM";
 
 /** How long after the last worker change a signal's effect counts as over. */
 const SETTLE_QUIET_MS = 700;
@@ -103,23 +106,33 @@ export async function signalAction(
           values: { signal, stopped: true },
         };
       }
+      // A master shutting down while the sandbox runs on: an app server behind the proxy, which
+      // says so once that master is gone (after its requests in flight).
+      if (watch.events.some((e) => isWorker(e) && e.reason === "shutdown")) {
+        await watch.wait(isAppServerGone, SETTLE_MAX_MS);
+      }
     } else {
       await watch.settle(isWorker, SETTLE_QUIET_MS, SETTLE_MAX_MS);
     }
     const { text, booted, exited } = describeWorkerChanges(watch.events);
     const live = ctx.liveWorkers();
+    // Behind a proxy the signal goes to an app server, which may stop while the proxy runs on.
+    const appServerStopped = watch.events.some(isAppServerGone);
     const values: Values = {
       signal,
       booted: booted.length,
       exited: exited.length,
       workers: live,
-      stopped: false,
+      ...(appServerStopped ? { appServerStopped: true } : { stopped: false }),
     };
     const what = text || "no worker changed";
+    const now = `${live} worker${live === 1 ? "" : "s"} now`;
     return {
       experimentId: id,
       ok: true,
-      summary: `${signal}: ${what}. ${live} worker${live === 1 ? "" : "s"} now.`,
+      summary: appServerStopped
+        ? `${signal}: that app server's master stopped (workers: ${what}); the proxy runs on and passes requests to the app servers left, or answers 502. ${now} in all.`
+        : `${signal}: ${what}. ${now}.`,
       values,
     };
   } finally {

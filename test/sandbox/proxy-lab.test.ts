@@ -72,6 +72,13 @@ const lab: Lab = labSchema.parse({
       explain: "x",
       action: { kind: "slow-client", target: "upstream", holdMs: 800, path: "/?direct" },
     },
+    {
+      key: 8,
+      id: "term-app",
+      title: "TERM the app server",
+      explain: "x",
+      action: { kind: "signal", signal: "TERM" },
+    },
   ],
   missions: [
     {
@@ -176,5 +183,16 @@ describe("a lab on the proxy sandbox", () => {
     expect(environ.status).toBe(200);
     await fetch(`http://127.0.0.1:${snap.port}/`);
     await waitFor(session, (s) => s.missions.find((m) => m.id === "cached")?.met === true);
+  });
+
+  it("says that TERM stopped the app server while the proxy runs on", async () => {
+    const result = await session.runExperiment(8);
+    expect(result?.ok).toBe(true);
+    expect(result?.values).toMatchObject({ signal: "TERM", appServerStopped: true });
+    expect(result?.values).not.toHaveProperty("stopped");
+    expect(result?.summary).toMatch(
+      /^TERM: that app server's master stopped \(workers: .+\); the proxy runs on/,
+    );
+    expect(session.snapshot().state).toBe("listening");
   });
 });
