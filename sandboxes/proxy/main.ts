@@ -183,8 +183,10 @@ async function main(): Promise<void> {
         ],
         {
           onEvent: (event) => {
-            if (event.type === "request") proxy?.noteUpstreamRequest(event);
+            // The app server's request event first: a proxy event waiting for its worker's pid
+            // goes out right after it, so the lab gets the worker's side before the proxy's.
             sendEvent(event);
+            if (event.type === "request") proxy?.noteUpstreamRequest(event);
           },
           onExit: (server, code, signal) => {
             const upstream = upstreams.find((u) => u.pid === server.pid);

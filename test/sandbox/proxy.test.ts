@@ -136,7 +136,8 @@ describe("proxy sandbox in front of its own prefork sandbox", () => {
       expect(step).toBeTypeOf("number");
       if (i > 0) expect(step as number).toBeGreaterThanOrEqual((steps[i - 1] as number) - 0.05);
     }
-    // The app server's own request event comes through, marked as the upstream's.
+    // The app server's own request event comes through, marked as the upstream's, before the
+    // proxy's event that names its worker.
     const upstreamEvent = p.requests().find((e) => e.upstream && e.target === "/?who=1");
     expect(upstreamEvent).toMatchObject({ worker: pid, version: "HTTP/1.0" });
     const own = p.requests().find((e) => !e.upstream && e.target === "/?who=1");
