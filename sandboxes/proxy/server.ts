@@ -5,13 +5,15 @@
 
 import { randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { createServer, type Server, type Socket } from "node:net";
+import { createServer, type Server } from "node:net";
 import { performance } from "node:perf_hooks";
 import { sendEvent } from "../shared/ipc.js";
 import { stderrOut, stdoutOut } from "../shared/output.js";
 import type { ProxyAttempt, ProxyEvent, RequestEvent, UpstreamsEvent } from "../shared/protocol.js";
 import { httpDateNow } from "../shared/python.js";
 import { type CacheStatus, cacheable, type MicroCache } from "./cache.js";
+import { acceptHandles, type ClientSocket } from "./client-socket.js";
+import { bindings } from "./handles.js";
 import {
   accessLine,
   type ErrorContext,
@@ -62,6 +64,8 @@ const STATIC_PREFIX = "/static/";
 const KEEPALIVE_REQUESTS = 1000;
 /** lingering_timeout: after an error answer, what the client still sends is read and dropped this long. */
 const LINGERING_MS = 5000;
+/** Connections held open at once; one more is closed as it comes (worker_connections 1024). */
+const MAX_CONNECTIONS = 1024;
 /** send_timeout: a client that takes no bytes for this long is dropped. */
 const SEND_TIMEOUT_MS = 60_000;
 /** The largest upstream answer held in memory (nginx would spill to a temporary file). */
@@ -110,7 +114,7 @@ type ConnState = "idle" | "head" | "body" | "busy" | "closing";
 interface Conn {
   /** nginx's connection number, `*N` in the error log. */
   id: number;
-  socket: Socket;
+  socket: ClientSocket;
   remote: string;
   buf: Buffer;
   state: ConnState;
@@ -174,7 +178,7 @@ function nextRequestId(): string {
   return requestIdPrefix + requestIdCount.toString(16).padStart(16, "0");
 }
 
-function remoteOf(socket: Socket): string {
+function remoteOf(socket: ClientSocket): string {
   const address = socket.remoteAddress ?? "127.0.0.1";
   return address.startsWith("::ffff:") ? address.slice(7) : address;
 }
@@ -236,7 +240,19 @@ export class ProxyServer {
     this.server = createServer({ noDelay: true, allowHalfOpen: true }, (socket) =>
       this.#accept(socket),
     );
-    this.server.maxConnections = 1024;
+    this.server.maxConnections = MAX_CONNECTIONS;
+    const b = bindings;
+    if (b) {
+      this.server.once("listening", () =>
+        acceptHandles(
+          this.server,
+          b,
+          (socket) => this.#accept(socket),
+          () => this.#conns.size,
+          MAX_CONNECTIONS,
+        ),
+      );
+    }
     // One sweep looks for expired waits, rather than a timer per connection reset per request.
     this.#sweeper = setInterval(() => {
       const now = performance.now();
@@ -321,7 +337,7 @@ export class ProxyServer {
 
   // ---- connections ---------------------------------------------------------------------------
 
-  #accept(socket: Socket): void {
+  #accept(socket: ClientSocket): void {
     if (this.#stopping) {
       socket.destroy();
       return;

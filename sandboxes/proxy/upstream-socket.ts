@@ -1,16 +1,12 @@
 /**
  * One connection to an upstream (TCP or a Unix socket), for one exchange: connect, write, read to
- * the end, close.
- *
- * A net.Socket (a duplex stream with its states, buffers and events) cost the proxy more than
- * its whole HTTP work for each upstream request, so the connection is made on libuv's TCP or pipe
- * handle directly, as net.Socket itself does underneath (Node's tcp_wrap, pipe_wrap and
- * stream_wrap bindings). Where those are not available the same interface runs over a net.Socket.
+ * the end, close. Made on libuv's TCP or pipe handle (./handles.ts), or over a net.Socket where
+ * those are not at hand.
  */
 
 import { writeSync } from "node:fs";
 import { connect } from "node:net";
-import { getSystemErrorName } from "node:util";
+import { type Bindings, bindings, errorName } from "./handles.js";
 
 export interface UpstreamSocketEvents {
   onConnect(): void;
@@ -31,119 +27,6 @@ export interface UpstreamTarget {
   address: string;
   port: number;
   path?: string;
-}
-
-interface Handle {
-  /** The descriptor (POSIX). */
-  readonly fd: number;
-  /** TCP: (req, address, port); a pipe: (req, path), as lib/net.js's internalConnect calls them. */
-  connect(req: ConnectReq, address: string, port?: number): number;
-  connect6(req: ConnectReq, address: string, port: number): number;
-  writeBuffer(req: WriteReq, data: Buffer): number;
-  readStart(): number;
-  readStop(): number;
-  close(callback?: () => void): void;
-  onread: (arrayBuffer: ArrayBuffer | undefined) => void;
-}
-interface ConnectReq {
-  oncomplete: (status: number) => void;
-  address?: string;
-  port?: number;
-}
-interface WriteReq {
-  handle: Handle;
-  /** Kept alive with the request until libuv has written it. */
-  buffer?: Buffer;
-  oncomplete: (status: number) => void;
-  async: boolean;
-}
-interface Bindings {
-  TCP: new (type: number) => Handle;
-  TCPConnectWrap: new () => ConnectReq;
-  WriteWrap: new () => WriteReq;
-  SOCKET: number;
-  /** libuv's pipe handle (a Unix socket), when pipe_wrap has what the proxy needs. */
-  pipe?: {
-    Pipe: new (type: number) => Handle;
-    PipeConnectWrap: new () => ConnectReq;
-    SOCKET: number;
-  };
-  state: Int32Array;
-  readBytes: number;
-  offset: number;
-}
-
-function loadBindings(): Bindings | undefined {
-  try {
-    const binding = (process as unknown as { binding(name: string): Record<string, unknown> })
-      .binding;
-    const tcp = binding("tcp_wrap") as {
-      TCP: Bindings["TCP"];
-      TCPConnectWrap: Bindings["TCPConnectWrap"];
-      constants: { SOCKET: number };
-    };
-    const stream = binding("stream_wrap") as {
-      WriteWrap: Bindings["WriteWrap"];
-      streamBaseState: Int32Array;
-      kReadBytesOrError: number;
-      kArrayBufferOffset: number;
-    };
-    const ok =
-      typeof tcp.TCP === "function" &&
-      typeof tcp.TCPConnectWrap === "function" &&
-      typeof stream.WriteWrap === "function" &&
-      stream.streamBaseState instanceof Int32Array &&
-      typeof stream.kReadBytesOrError === "number" &&
-      typeof stream.kArrayBufferOffset === "number" &&
-      typeof tcp.constants?.SOCKET === "number";
-    if (!ok) return undefined;
-    const b: Bindings = {
-      TCP: tcp.TCP,
-      TCPConnectWrap: tcp.TCPConnectWrap,
-      WriteWrap: stream.WriteWrap,
-      SOCKET: tcp.constants.SOCKET,
-      state: stream.streamBaseState,
-      readBytes: stream.kReadBytesOrError,
-      offset: stream.kArrayBufferOffset,
-    };
-    const pipe = loadPipe(binding);
-    if (pipe) b.pipe = pipe;
-    return b;
-  } catch {
-    return undefined;
-  }
-}
-
-function loadPipe(binding: (name: string) => Record<string, unknown>): Bindings["pipe"] {
-  try {
-    const pipe = binding("pipe_wrap") as {
-      Pipe: NonNullable<Bindings["pipe"]>["Pipe"];
-      PipeConnectWrap: NonNullable<Bindings["pipe"]>["PipeConnectWrap"];
-      constants: { SOCKET: number };
-    };
-    const ok =
-      typeof pipe.Pipe === "function" &&
-      typeof pipe.PipeConnectWrap === "function" &&
-      typeof pipe.constants?.SOCKET === "number";
-    if (!ok) return undefined;
-    return {
-      Pipe: pipe.Pipe,
-      PipeConnectWrap: pipe.PipeConnectWrap,
-      SOCKET: pipe.constants.SOCKET,
-    };
-  } catch {
-    return undefined;
-  }
-}
-
-const bindings = process.env.LEARN_WEBSERVERS_PROXY_NET_SOCKET ? undefined : loadBindings();
-
-function errorName(status: number): string {
-  try {
-    return getSystemErrorName(status);
-  } catch {
-    return "EIO";
-  }
 }
 
 function handleSocket(

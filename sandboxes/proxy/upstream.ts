@@ -171,25 +171,53 @@ export type ExchangeResult =
   | { response: UpstreamResponse; failure?: undefined }
   | { failure: UpstreamFailure; response?: undefined };
 
+/** When an exchange gives up, and what it does then. */
+interface Deadline {
+  at: number;
+  expire: () => void;
+  /** Where it sits in `slots`, or -1 once unwatched. */
+  slot: number;
+}
+
 /**
  * Timeouts of the exchanges in flight, checked by one sweep every 100 ms rather than a timer per
- * connection reset on every read.
+ * connection reset on every read. They sit in an array whose free slots are reused: a Set that
+ * took and dropped an entry for every request (and was walked by the sweep) kept the garbage of
+ * whole requests alive past V8's young generation, and the collector's extra work cost about a
+ * sixth of the proxy's throughput.
  */
-const deadlines = new Set<{ at: number; expire: () => void }>();
+const slots: (Deadline | undefined)[] = [];
+const freeSlots: number[] = [];
+let watched = 0;
 let sweeper: NodeJS.Timeout | undefined;
 
-function watch(entry: { at: number; expire: () => void }): void {
-  deadlines.add(entry);
+function watch(entry: Deadline): void {
+  if (entry.slot >= 0) return;
+  const slot = freeSlots.pop() ?? slots.length;
+  slots[slot] = entry;
+  entry.slot = slot;
+  watched++;
   if (sweeper) return;
   sweeper = setInterval(() => {
     const now = performance.now();
-    for (const d of deadlines) if (now >= d.at) d.expire();
-    if (deadlines.size === 0 && sweeper) {
+    for (let i = 0; i < slots.length; i++) {
+      const d = slots[i];
+      if (d !== undefined && now >= d.at) d.expire();
+    }
+    if (watched === 0 && sweeper) {
       clearInterval(sweeper);
       sweeper = undefined;
     }
   }, 100);
   sweeper.unref();
+}
+
+function unwatch(entry: Deadline): void {
+  if (entry.slot < 0) return;
+  slots[entry.slot] = undefined;
+  freeSlots.push(entry.slot);
+  entry.slot = -1;
+  watched--;
 }
 
 /** How long a connection whose answer is complete waits for the upstream to close it. */
@@ -253,7 +281,8 @@ export function exchange(
     let length = 0;
     let chunked: ChunkedDecoder | undefined;
     let socket: { write(data: Buffer): void; close(): void } | undefined;
-    const deadline: { at: number; expire: () => void } = {
+    const deadline: Deadline = {
+      slot: -1,
       at: performance.now() + opts.connectTimeoutMs,
       expire: () => fail("timeout", `upstream timed out ${errnoText("ETIMEDOUT")}`),
     };
@@ -267,7 +296,7 @@ export function exchange(
       times.done = performance.now();
       resolve(result);
       if (ended || result.failure || result.response.truncated) {
-        deadlines.delete(deadline);
+        unwatch(deadline);
         socket?.close();
         return;
       }
@@ -275,7 +304,7 @@ export function exchange(
       // after it leaves TIME_WAIT on its side, not on the proxy's ports for the next connects.
       deadline.at = performance.now() + LINGER_MS;
       deadline.expire = () => {
-        deadlines.delete(deadline);
+        unwatch(deadline);
         socket?.close();
       };
     };
@@ -424,7 +453,7 @@ export function exchange(
     const onEnd = () => {
       ended = true;
       if (settled) {
-        deadlines.delete(deadline);
+        unwatch(deadline);
         socket?.close();
         return;
       }
@@ -440,7 +469,7 @@ export function exchange(
     };
     const onError = (c: string) => {
       if (settled) {
-        deadlines.delete(deadline);
+        unwatch(deadline);
         socket?.close();
         return;
       }
