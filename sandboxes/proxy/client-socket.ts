@@ -7,7 +7,7 @@
 
 import { EventEmitter } from "node:events";
 import type { Server } from "node:net";
-import { type Bindings, errorName, type Handle } from "./handles.js";
+import type { Bindings, Handle } from "./handles.js";
 
 export interface ClientSocket {
   readonly remoteAddress?: string | undefined;
@@ -81,7 +81,7 @@ class HandleSocket extends EventEmitter implements ClientSocket {
       return;
     }
     if (n === 0) return;
-    if (errorName(n) !== "EOF") {
+    if (n !== b.eof) {
       this.destroy();
       return;
     }

@@ -58,6 +58,8 @@ export interface Bindings {
   offset: number;
   /** Set by a write: whether libuv has kept some of it to write later (then oncomplete comes). */
   lastWriteWasAsync: number;
+  /** libuv's UV_EOF: what a read reports when the peer has shut its side. */
+  eof: number;
 }
 
 function loadBindings(): Bindings | undefined {
@@ -98,6 +100,7 @@ function loadBindings(): Bindings | undefined {
       readBytes: stream.kReadBytesOrError,
       offset: stream.kArrayBufferOffset,
       lastWriteWasAsync: stream.kLastWriteWasAsync,
+      eof: uvEof(binding),
     };
     const pipe = loadPipe(binding);
     if (pipe) b.pipe = pipe;
@@ -105,6 +108,14 @@ function loadBindings(): Bindings | undefined {
   } catch {
     return undefined;
   }
+}
+
+function uvEof(binding: (name: string) => Record<string, unknown>): number {
+  try {
+    const eof = binding("uv").UV_EOF;
+    if (typeof eof === "number") return eof;
+  } catch {}
+  return -4095;
 }
 
 function loadPipe(binding: (name: string) => Record<string, unknown>): Bindings["pipe"] {

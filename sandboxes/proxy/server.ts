@@ -123,9 +123,9 @@ interface Conn {
   deadline: number;
   /** Reading stopped: a pipelining client sent more than one waiting request may hold. */
   paused: boolean;
-  scanner?: HeadScanner;
-  head?: RequestHead;
-  chunked?: ChunkedDecoder;
+  scanner: HeadScanner | undefined;
+  head: RequestHead | undefined;
+  chunked: ChunkedDecoder | undefined;
   continueSent: boolean;
   /** Epoch ms and performance.now() of the current request's first byte. */
   start: number;
@@ -351,6 +351,9 @@ export class ProxyServer {
       requests: 0,
       deadline: performance.now() + this.#o.clientHeaderTimeoutMs,
       paused: false,
+      scanner: undefined,
+      head: undefined,
+      chunked: undefined,
       continueSent: false,
       start: 0,
       startPerf: 0,
@@ -409,9 +412,9 @@ export class ProxyServer {
         conn.start = Date.now();
         conn.startPerf = performance.now();
         conn.continueSent = false;
-        delete conn.head;
-        delete conn.chunked;
-        delete conn.scanner;
+        conn.head = undefined;
+        conn.chunked = undefined;
+        conn.scanner = undefined;
         if (conn.requests > 0) conn.deadline = conn.startPerf + this.#o.clientHeaderTimeoutMs;
         this.stateChanged();
       }
@@ -423,7 +426,7 @@ export class ProxyServer {
           return;
         }
         if (end < 0) return;
-        delete conn.scanner;
+        conn.scanner = undefined;
         const parsed = parseHead(conn.buf, end, this.#o.maxBodyBytes);
         conn.buf = conn.buf.subarray(end);
         if (!("method" in parsed)) {
@@ -647,7 +650,7 @@ export class ProxyServer {
     const upstreamMethod = useCache && head.method === "HEAD" ? "GET" : head.method;
     const request = this.#upstreamRequest(ex, requestId, upstreamMethod);
     const attempts: ProxyAttempt[] = [];
-    const tried = new Set<Upstream>();
+    const tried: Upstream[] = [];
     const pool = this.#o.pool;
     let lastFailure: UpstreamFailure | undefined;
     let response: UpstreamResponse | undefined;
@@ -655,7 +658,7 @@ export class ProxyServer {
     for (;;) {
       const server = pool.pick(tried, Date.now());
       if (!server) {
-        if (tried.size < pool.servers.length) {
+        if (tried.length < pool.servers.length) {
           stderrOut.write(
             errorLine(
               "error",
@@ -667,7 +670,7 @@ export class ProxyServer {
         }
         break;
       }
-      tried.add(server);
+      tried.push(server);
       const attempt: ProxyAttempt = {
         upstream: server.url,
         chosenMs: ms(conn.startPerf),
@@ -1019,8 +1022,8 @@ export class ProxyServer {
         request: line,
         status,
         bytes,
-        ...(head?.referer !== undefined ? { referer: head.referer } : {}),
-        ...(head?.userAgent !== undefined ? { userAgent: head.userAgent } : {}),
+        referer: head?.referer,
+        userAgent: head?.userAgent,
       }),
     );
     if (!this.#o.events) return;

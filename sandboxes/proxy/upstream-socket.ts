@@ -57,7 +57,7 @@ function handleSocket(
       return;
     }
     if (n === 0) return;
-    if (errorName(n) === "EOF") {
+    if (n === b.eof) {
       handle.readStop();
       ev.onEnd();
     } else fail(n);

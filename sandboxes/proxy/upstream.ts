@@ -105,12 +105,12 @@ export class UpstreamPool {
   }
 
   /** The next server in turn that is up and not tried yet for this request. */
-  pick(tried: ReadonlySet<Upstream>, now: number): Upstream | undefined {
+  pick(tried: readonly Upstream[], now: number): Upstream | undefined {
     const n = this.servers.length;
     for (let i = 0; i < n; i++) {
       const index = (this.#next + i) % n;
       const server = this.servers[index];
-      if (!server || tried.has(server) || this.isDown(server, now)) continue;
+      if (!server || tried.includes(server) || this.isDown(server, now)) continue;
       this.#next = (index + 1) % n;
       return server;
     }

@@ -1,4 +1,6 @@
+import { writeFileSync } from "node:fs";
 import { connect } from "node:net";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { get, header, parse, raw, sleep } from "./helpers.js";
 import { pidOf } from "./prefork-helpers.js";
@@ -445,6 +447,76 @@ describe("proxy sandbox: what nginx refuses", () => {
     expect(p.child.exitCode).toBeNull();
     expect(p.invalid).toEqual([]);
   });
+});
+
+/**
+ * Sends `request` and reads nothing for `pauseMs` (the kernel's buffers fill and the proxy has to
+ * wait for the client), then reads the answer to its Content-Length.
+ */
+function slowRead(port: number, request: string, pauseMs: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let got = 0;
+    let want = -1;
+    const socket = connect(port, "127.0.0.1", () => {
+      socket.pause();
+      socket.write(request);
+      setTimeout(() => socket.resume(), pauseMs);
+    });
+    socket.on("error", reject);
+    socket.on("data", (d: Buffer) => {
+      chunks.push(d);
+      got += d.length;
+      if (want < 0) {
+        const all = Buffer.concat(chunks);
+        const end = all.indexOf("\r\n\r\n");
+        if (end < 0) return;
+        const length = /\r\ncontent-length: *(\d+)/i.exec(all.toString("latin1", 0, end))?.[1];
+        want = end + 4 + Number(length ?? 0);
+      }
+      if (got >= want) {
+        socket.destroy();
+        resolve(Buffer.concat(chunks));
+      }
+    });
+    socket.on("close", () => resolve(Buffer.concat(chunks)));
+  });
+}
+
+describe("proxy sandbox: large answers to a client that reads slowly", () => {
+  const big = Buffer.alloc(6 * 1024 * 1024);
+  for (let i = 0; i < big.length; i++) big[i] = 32 + ((i * 7 + (i >> 12)) % 95);
+  const bigText = big.toString("latin1");
+
+  for (const [name, env] of [
+    ["libuv's TCP handles", {}],
+    ["net.Socket", { LEARN_WEBSERVERS_PROXY_NET_SOCKET: "1" }],
+  ] as const) {
+    it(`waits for the client and loses no byte, a file or an upstream's answer (${name})`, async () => {
+      const staticDir = join(site.dir, "static");
+      writeFileSync(join(staticDir, "big.bin"), big);
+      const upstream = await tinyUpstream(() => reply(bigText));
+      upstreams.push(upstream);
+      const q = await startProxy(["--upstream", upstream.url, "--static", staticDir], { env });
+      started.push(q);
+      for (const target of ["/static/big.bin", "/big"]) {
+        const answer = await slowRead(q.port, `GET ${target} HTTP/1.1\r\nHost: x\r\n\r\n`, 400);
+        const parsed = parse(answer);
+        expect(parsed.status).toBe(200);
+        expect(header(parsed, "content-length")).toBe(String(big.length));
+        expect(parsed.body.length).toBe(big.length);
+        expect(parsed.body.equals(big)).toBe(true);
+      }
+      // The connection after it still works: nothing was left half-written.
+      expect((await get(q.port, "/static/hello.txt")).status).toBe(200);
+      await q.waitFor(() => accessLines(q).length >= 3, 3000, "three access-log lines");
+      expect(
+        accessLines(q)
+          .slice(0, 2)
+          .map((l) => ACCESS_LINE.exec(l)?.[3]),
+      ).toEqual([String(big.length), String(big.length)]);
+    });
+  }
 });
 
 describe("proxy sandbox: the micro-cache", () => {
