@@ -102,7 +102,7 @@ class HandleSocket extends EventEmitter implements ClientSocket {
     req.async = false;
     const status = this.#handle.writeBuffer(req, buf);
     if (status < 0) {
-      setImmediate(() => this.destroy());
+      this.destroy();
       return false;
     }
     // Written whole at once, or kept by libuv for when the socket takes more (then oncomplete).
@@ -111,7 +111,7 @@ class HandleSocket extends EventEmitter implements ClientSocket {
       req.oncomplete = (done) => {
         this.#pending -= buf.length;
         if (done < 0) this.destroy();
-        else if (this.#pending === 0) this.emit("drain");
+        else if (this.#pending === 0 && !this.#destroyed) this.emit("drain");
       };
     }
     return this.#pending < HIGH_WATER_MARK;
@@ -144,7 +144,7 @@ class HandleSocket extends EventEmitter implements ClientSocket {
   resume(): void {
     if (!this.#paused) return;
     this.#paused = false;
-    if (!this.#readEnded && !this.#destroyed) this.#handle.readStart();
+    if (!this.#readEnded && !this.#destroyed && this.#handle.readStart() < 0) this.destroy();
   }
 }
 
@@ -152,7 +152,9 @@ class HandleSocket extends EventEmitter implements ClientSocket {
  * Takes the connections `server` accepts as HandleSockets, given to `accept`, from the moment it
  * listens; false when the listening handle is not the one expected (then `server` goes on
  * making net.Sockets). `limit` stands for server.maxConnections: a connection beyond it is closed
- * at once, as Node does.
+ * at once, as Node does. The server no longer counts these connections (its `close` callback and
+ * getConnections() do not wait for them): their owner keeps track of them. A failed accept
+ * (EMFILE, say) drops that connection and the server goes on listening.
  */
 export function acceptHandles(
   server: Server,

@@ -140,7 +140,8 @@ function loadPipe(binding: (name: string) => Record<string, unknown>): Bindings[
   }
 }
 
-export const bindings = process.env.LEARN_WEBSERVERS_PROXY_NET_SOCKET ? undefined : loadBindings();
+export const bindings =
+  process.env.LEARN_WEBSERVERS_PROXY_NET_SOCKET === "1" ? undefined : loadBindings();
 
 /** A libuv status as its error code: ECONNRESET, EPIPE, EOF... */
 export function errorName(status: number): string {
