@@ -7,7 +7,7 @@
 
 import { EventEmitter } from "node:events";
 import type { Server } from "node:net";
-import type { Bindings, Handle } from "./handles.js";
+import { type Bindings, type Handle, readResult } from "./handles.js";
 
 export interface ClientSocket {
   readonly remoteAddress?: string | undefined;
@@ -74,14 +74,13 @@ class HandleSocket extends EventEmitter implements ClientSocket {
 
   #onRead(arrayBuffer: ArrayBuffer | undefined): void {
     if (this.#destroyed) return;
-    const b = this.#b;
-    const n = b.state[b.readBytes] ?? 0;
-    if (n > 0) {
-      if (arrayBuffer) this.emit("data", Buffer.from(arrayBuffer, b.state[b.offset] ?? 0, n));
+    const n = readResult(this.#b, arrayBuffer);
+    if (typeof n !== "number") {
+      this.emit("data", n);
       return;
     }
     if (n === 0) return;
-    if (n !== b.eof) {
+    if (n !== this.#b.eof) {
       this.destroy();
       return;
     }

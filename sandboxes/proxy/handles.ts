@@ -143,6 +143,16 @@ function loadPipe(binding: (name: string) => Record<string, unknown>): Bindings[
 export const bindings =
   process.env.LEARN_WEBSERVERS_PROXY_NET_SOCKET === "1" ? undefined : loadBindings();
 
+/**
+ * What a read callback (`handle.onread`) brought: the bytes, 0 for nothing this time, or libuv's
+ * status, `b.eof` when the peer shut its side and another negative number on an error.
+ */
+export function readResult(b: Bindings, arrayBuffer: ArrayBuffer | undefined): Buffer | number {
+  const n = b.state[b.readBytes] ?? 0;
+  if (n <= 0) return n;
+  return arrayBuffer ? Buffer.from(arrayBuffer, b.state[b.offset] ?? 0, n) : 0;
+}
+
 /** A libuv status as its error code: ECONNRESET, EPIPE, EOF... */
 export function errorName(status: number): string {
   try {

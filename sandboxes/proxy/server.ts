@@ -31,6 +31,7 @@ import {
   type Refusal,
   type RequestHead,
 } from "./request.js";
+import { Slots } from "./slots.js";
 import { closeFd, type StaticRoot, serveStatic } from "./static.js";
 import {
   type ExchangeTimes,
@@ -114,6 +115,8 @@ type ConnState = "idle" | "head" | "body" | "busy" | "closing";
 interface Conn {
   /** nginx's connection number, `*N` in the error log. */
   id: number;
+  /** Where it sits in the server's connections, or -1. */
+  slot: number;
   socket: ClientSocket;
   remote: string;
   buf: Buffer;
@@ -222,7 +225,7 @@ function ms(fromPerf: number, atPerf = performance.now()): number {
 export class ProxyServer {
   readonly server: Server;
   readonly #o: ProxyServerOptions;
-  readonly #conns = new Set<Conn>();
+  readonly #conns = new Slots<Conn>();
   #connSeq = 0;
   #requestSeq = 0;
   #stopping = false;
@@ -344,6 +347,7 @@ export class ProxyServer {
     }
     const conn: Conn = {
       id: ++this.#connSeq,
+      slot: -1,
       socket,
       remote: remoteOf(socket),
       buf: Buffer.alloc(0),
@@ -501,9 +505,9 @@ export class ProxyServer {
     conn.socket.write("HTTP/1.1 100 Continue\r\n\r\n");
   }
 
-  /** client_header_timeout or client_body_timeout ran out (or the keep-alive wait did). */
+  /** client_header_timeout or client_body_timeout ran out, or the keep-alive or lingering wait did. */
   #timedOut(conn: Conn): void {
-    if (conn.state === "idle") {
+    if (conn.state === "idle" || conn.state === "closing") {
       conn.socket.destroy();
       return;
     }
@@ -553,7 +557,7 @@ export class ProxyServer {
     // Lingering close: what the client still sends is read and dropped, so it gets the answer.
     conn.socket.end();
     conn.socket.resume();
-    setTimeout(() => conn.socket.destroy(), LINGERING_MS).unref();
+    conn.deadline = performance.now() + LINGERING_MS;
   }
 
   // ---- one request ---------------------------------------------------------------------------
@@ -911,7 +915,7 @@ export class ProxyServer {
       conn.state = "closing";
       conn.socket.end();
       conn.socket.resume();
-      setTimeout(() => conn.socket.destroy(), LINGERING_MS).unref();
+      conn.deadline = performance.now() + LINGERING_MS;
       return;
     }
     conn.state = "idle";

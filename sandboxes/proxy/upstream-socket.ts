@@ -6,7 +6,7 @@
 
 import { writeSync } from "node:fs";
 import { connect } from "node:net";
-import { type Bindings, bindings, errorName } from "./handles.js";
+import { type Bindings, bindings, errorName, readResult } from "./handles.js";
 
 export interface UpstreamSocketEvents {
   onConnect(): void;
@@ -51,9 +51,9 @@ function handleSocket(
   };
   handle.onread = (arrayBuffer) => {
     if (closed) return;
-    const n = b.state[b.readBytes] ?? 0;
-    if (n > 0 && arrayBuffer) {
-      ev.onData(Buffer.from(arrayBuffer, b.state[b.offset] ?? 0, n));
+    const n = readResult(b, arrayBuffer);
+    if (typeof n !== "number") {
+      ev.onData(n);
       return;
     }
     if (n === 0) return;
