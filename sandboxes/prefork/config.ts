@@ -8,6 +8,7 @@ import {
   parsePort,
   usageError,
 } from "../shared/args.js";
+import { WORKER_FLAGS } from "./worker-flags.js";
 
 export const PROG = "prefork";
 export const FLAVOURS = ["gunicorn", "uwsgi"] as const;
@@ -210,12 +211,7 @@ export function parseConfig(argv: string[]): Config | "help" {
     bind: { type: "string", short: "b" },
     host: { type: "string" },
     directory: { type: "string", short: "d" },
-    workers: { type: "string", short: "w" },
-    timeout: { type: "string", short: "t" },
-    "graceful-timeout": { type: "string" },
-    preload: { type: "boolean" },
-    "max-requests": { type: "string" },
-    "access-log": { type: "boolean" },
+    ...WORKER_FLAGS,
     processes: { type: "string" },
     harakiri: { type: "string" },
     master: { type: "boolean" },

@@ -1,5 +1,6 @@
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { WORKER_FLAGS } from "../prefork/worker-flags.js";
 import { MAX_UNIX_PATH, parseFlags, parseOnOff, parsePort, usageError } from "../shared/args.js";
 import { parseUpstreamUrl, type Upstream } from "./upstream.js";
 
@@ -236,12 +237,7 @@ export function parseConfig(argv: string[]): ProxyConfig | "help" {
       "client-body-timeout": { type: "string" },
       "keepalive-timeout": { type: "string" },
       "app-servers": { type: "string" },
-      workers: { type: "string", short: "w" },
-      timeout: { type: "string", short: "t" },
-      "graceful-timeout": { type: "string" },
-      preload: { type: "boolean" },
-      "max-requests": { type: "string" },
-      "access-log": { type: "boolean" },
+      ...WORKER_FLAGS,
       app: { type: "string" },
     },
     0,
